@@ -59,7 +59,9 @@ class InvalidObjectName(S3Error):
 
 class MalformedXML(S3Error):
     code, status = "MalformedXML", 400
-    default_message = "The XML you provided was not well-formed or did not validate against our published schema."
+    default_message = (
+        "The XML you provided was not well-formed or did not validate against our published schema."
+    )
 
 
 class InvalidDigest(S3Error):
@@ -115,7 +117,9 @@ class IncompleteBody(S3Error):
 
 class RequestTimeout(S3Error):
     code, status = "RequestTimeout", 400
-    default_message = "Your socket connection to the server was not read from or written to within the timeout period."
+    default_message = (
+        "Your socket connection to the server was not read from or written to within the timeout period."
+    )
 
 
 class InvalidTag(S3Error):
@@ -127,11 +131,19 @@ class InvalidStorageClass(S3Error):
 
 
 class MissingContentLength(S3Error):
-    code, status, default_message = "MissingContentLength", 411, "You must provide the Content-Length HTTP header."
+    code, status, default_message = (
+        "MissingContentLength",
+        411,
+        "You must provide the Content-Length HTTP header.",
+    )
 
 
 class InvalidLocationConstraint(S3Error):
-    code, status, default_message = "InvalidLocationConstraint", 400, "The specified location-constraint is not valid"
+    code, status, default_message = (
+        "InvalidLocationConstraint",
+        400,
+        "The specified location-constraint is not valid",
+    )
 
 
 class InvalidEncryptionAlgorithmError(S3Error):
@@ -145,7 +157,11 @@ class InvalidChunkSizeError(S3Error):
 
 
 class AuthorizationHeaderMalformed(S3Error):
-    code, status, default_message = "AuthorizationHeaderMalformed", 400, "The authorization header is malformed."
+    code, status, default_message = (
+        "AuthorizationHeaderMalformed",
+        400,
+        "The authorization header is malformed.",
+    )
 
 
 class AuthorizationQueryParametersError(S3Error):
@@ -159,7 +175,11 @@ class RequestTimeTooSkewed(S3Error):
 
 
 class InvalidPolicyDocument(S3Error):
-    code, status, default_message = "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified in the policy document."
+    code, status, default_message = (
+        "InvalidPolicyDocument",
+        400,
+        "The content of the form does not meet the conditions specified in the policy document.",
+    )
 
 
 class IllegalVersioningConfigurationException(S3Error):
@@ -242,7 +262,11 @@ class NoSuchTagSet(S3Error):
 
 
 class NoSuchLifecycleConfiguration(S3Error):
-    code, status, default_message = "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"
+    code, status, default_message = (
+        "NoSuchLifecycleConfiguration",
+        404,
+        "The lifecycle configuration does not exist",
+    )
 
 
 class NoSuchBucketPolicy(S3Error):
@@ -304,7 +328,11 @@ class InvalidRange(S3Error):
 
 
 class ContentLengthRequired(S3Error):
-    code, status, default_message = "MissingContentLength", 411, "You must provide the Content-Length HTTP header."
+    code, status, default_message = (
+        "MissingContentLength",
+        411,
+        "You must provide the Content-Length HTTP header.",
+    )
 
 
 # --- 5xx -----------------------------------------------------------------------------------------------
@@ -327,3 +355,7 @@ class InsufficientStorage(S3Error):
 
 class SlowDown(S3Error):
     code, status, default_message = "SlowDown", 503, "Please reduce your request rate."
+
+
+class InvalidPartNumber(S3Error):
+    code, status, default_message = "InvalidPartNumber", 416, "The requested partnumber is not satisfiable"

@@ -55,7 +55,9 @@ class ObjectReader(Protocol):
     @property
     def info(self) -> ObjectInfo: ...
 
-    def iter_bytes(self, byte_range: ByteRange | None = None, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+    def iter_bytes(
+        self, byte_range: ByteRange | None = None, chunk_size: int = 1 << 20
+    ) -> AsyncIterator[bytes]:
         """Yield the object's bytes (or the range) in chunks of at most ``chunk_size``; closes when done."""
         ...
 

@@ -1,0 +1,169 @@
+"""Translate between S3 object headers and domain values: what a PUT asks to store, what a GET/HEAD answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from smarts3.adapters.http.wire import Response, http_date
+from smarts3.domain.checksums import normalize_algorithm
+from smarts3.domain.errors import InvalidArgument, InvalidRequest, InvalidTag
+from smarts3.domain.models import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ByteRange, ObjectInfo
+from smarts3.domain.services.objects import BodyChecks, WriteAttributes
+
+_RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+_CHECKSUM_HEADERS = {f"x-amz-checksum-{a.lower()}": a for a in CHECKSUM_ALGORITHMS}
+_META_PREFIX = "x-amz-meta-"
+
+
+def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    stored: dict[str, str] = {}
+    for name in CONTENT_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if name == "content-encoding":
+            # aws-chunked is transfer framing, not a property of the object (S3 strips it)
+            codings = [
+                c.strip() for c in value.split(",") if c.strip() and c.strip().lower() != "aws-chunked"
+            ]
+            if not codings:
+                continue
+            value = ",".join(codings)
+        stored[name] = value
+    return stored
+
+
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name[len(_META_PREFIX) :]: value for name, value in headers.items() if name.startswith(_META_PREFIX)
+    }
+
+
+def parse_tagging_header(value: str | None) -> tuple[tuple[str, str], ...]:
+    """x-amz-tagging: URL-query encoded ``k1=v1&k2=v2``."""
+    if not value:
+        return ()
+    try:
+        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise InvalidArgument(
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates."
+        ) from None
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise InvalidTag("Cannot provide multiple Tags with the same key")
+    return tuple(pairs)
+
+
+def write_attributes(headers: Mapping[str, str], *, tags: bool = True) -> WriteAttributes:
+    return WriteAttributes(
+        headers=content_headers(headers),
+        user_metadata=user_metadata(headers),
+        storage_class=headers.get("x-amz-storage-class", "STANDARD"),
+        tags=parse_tagging_header(headers.get("x-amz-tagging")) if tags else (),
+    )
+
+
+def content_length(headers: Mapping[str, str]) -> int | None:
+    """Content-Length of the *payload*: x-amz-decoded-content-length for aws-chunked bodies."""
+    raw = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit():
+        raise InvalidArgument(
+            "Content-Length must be a non-negative integer.", extra={"ArgumentName": "Content-Length"}
+        )
+    return int(raw)
+
+
+def body_checks(headers: Mapping[str, str], trailers: object = None) -> BodyChecks:
+    """Content-MD5, x-amz-checksum-* headers, x-amz-sdk-checksum-algorithm and x-amz-trailer of a request."""
+    expected = {algo: headers[name] for name, algo in _CHECKSUM_HEADERS.items() if name in headers}
+    if len(expected) > 1:
+        raise InvalidRequest(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        )
+    algorithm_header = headers.get("x-amz-sdk-checksum-algorithm") or headers.get("x-amz-checksum-algorithm")
+    algorithm = normalize_algorithm(algorithm_header) if algorithm_header else None
+    trailer_algorithms: list[str] = []
+    trailer_header = headers.get("x-amz-trailer")
+    if trailer_header:
+        for name in trailer_header.split(","):
+            algo = _CHECKSUM_HEADERS.get(name.strip().lower())
+            if algo is None:
+                raise InvalidRequest(
+                    f"The value specified in the x-amz-trailer header is not supported: {name}"
+                )
+            trailer_algorithms.append(algo)
+    trailer_source = getattr(trailers, "trailers", None)
+    return BodyChecks(
+        content_md5=headers.get("content-md5"),
+        content_length=content_length(headers),
+        algorithm=algorithm,
+        expected=expected,
+        trailer_algorithms=tuple(trailer_algorithms),
+        trailers=(lambda: trailer_source) if trailer_source is not None else None,  # type: ignore[return-value]
+    )
+
+
+def add_object_headers(
+    response: Response,
+    info: ObjectInfo,
+    *,
+    query: Mapping[str, str],
+    checksum_mode: bool,
+    byte_range: ByteRange | None,
+    include_tag_count: bool,
+) -> None:
+    """ETag, Last-Modified, content headers (with response-* overrides), metadata, version and checksums."""
+    add = response.headers.append
+    add((b"etag", info.quoted_etag.encode("latin-1")))
+    add((b"last-modified", http_date(info.last_modified).encode("latin-1")))
+    add((b"accept-ranges", b"bytes"))
+    stored = info.headers
+    overrides = (
+        {target: query[name] for name, target in _RESPONSE_OVERRIDES.items() if name in query}
+        if query
+        else {}
+    )
+    content_type = overrides.get("content-type") or stored.get("content-type") or "binary/octet-stream"
+    add((b"content-type", content_type.encode("latin-1", "replace")))
+    for name in ("cache-control", "content-disposition", "content-encoding", "content-language", "expires"):
+        value = overrides.get(name) or stored.get(name)
+        if value is not None:
+            add((name.encode("latin-1"), value.encode("latin-1", "replace")))
+    redirect = stored.get("x-amz-website-redirect-location")
+    if redirect:
+        add((b"x-amz-website-redirect-location", redirect.encode("latin-1", "replace")))
+    for name, value in info.user_metadata.items():
+        add(((_META_PREFIX + name).encode("latin-1", "replace"), value.encode("latin-1", "replace")))
+    if info.version_id is not None:
+        add((b"x-amz-version-id", info.version_id.encode("latin-1")))
+    if info.storage_class != "STANDARD":
+        add((b"x-amz-storage-class", info.storage_class.encode("latin-1")))
+    if include_tag_count and info.tags:
+        add((b"x-amz-tagging-count", str(len(info.tags)).encode("latin-1")))
+    if info.parts_count:
+        add((b"x-amz-mp-parts-count", str(info.parts_count).encode("latin-1")))
+    if checksum_mode and info.checksums and byte_range is None:
+        for algorithm, value in info.checksums.items():
+            add((f"x-amz-checksum-{algorithm.lower()}".encode("latin-1"), value.encode("latin-1")))
+        if info.checksum_type:
+            add((b"x-amz-checksum-type", info.checksum_type.encode("latin-1")))
+    if info.lock_mode:
+        add((b"x-amz-object-lock-mode", info.lock_mode.encode("latin-1")))
+    if info.lock_retain_until is not None:
+        from smarts3.adapters.http.wire import iso8601
+
+        add((b"x-amz-object-lock-retain-until-date", iso8601(info.lock_retain_until).encode("latin-1")))
+    if info.legal_hold:
+        add((b"x-amz-object-lock-legal-hold", info.legal_hold.encode("latin-1")))

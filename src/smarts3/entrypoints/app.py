@@ -1,0 +1,99 @@
+"""The Litestar application: operational endpoints as Litestar routes, the S3 API mounted as a raw ASGI app.
+
+S3 routes by method + query parameters rather than by path, and its object path is the hot path, so the S3 API
+is one ASGI callable mounted at ``/`` (Litestar ``asgi`` mount); health, readiness and metrics are ordinary
+Litestar handlers on paths that contain ``_``, which no valid bucket name can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar, MediaType, Response, get
+from litestar.handlers import asgi
+from litestar.types import Receive, Scope, Send
+
+from smarts3.domain.errors import S3Error
+from smarts3.domain.ports import StorageBackend
+from smarts3.entrypoints.container import Container
+from smarts3.entrypoints.settings import Settings
+
+log = logging.getLogger("smarts3")
+
+
+def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> Litestar:
+    """Build the ASGI app for ``settings``; ``storage`` overrides the configured backend (tests, embedding)."""
+    container = Container(settings=settings)
+    if storage is not None:
+        container.storage.override(providers_object(storage))
+    api = container.s3_api()
+    backend: StorageBackend = container.storage()
+    multipart = container.multipart()
+
+    @asgi("/", is_mount=True, copy_scope=False)
+    async def s3(scope: Scope, receive: Receive, send: Send) -> None:
+        await api(scope, receive, send)  # type: ignore[arg-type]
+
+    @get(settings.metrics.health_path, media_type=MediaType.JSON, sync_to_thread=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get(settings.metrics.ready_path, media_type=MediaType.JSON)
+    async def ready() -> Response[dict[str, str]]:
+        try:
+            await backend.check_ready()
+        except S3Error as error:
+            return Response({"status": "unavailable", "reason": error.code}, status_code=503)
+        except OSError as error:
+            return Response({"status": "unavailable", "reason": str(error)}, status_code=503)
+        return Response({"status": "ready"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await backend.start()
+        cleanup = asyncio.create_task(_expire_uploads_forever(multipart, settings))
+        try:
+            yield
+        finally:
+            cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup
+            await backend.close()
+
+    app = Litestar(
+        route_handlers=[health, ready, s3],
+        lifespan=[lifespan],
+        openapi_config=None,
+        logging_config=None,
+        request_max_body_size=None,
+    )
+    app.state.container = container
+    app.state.s3_api = api
+    return app
+
+
+def providers_object(value: object) -> object:
+    from dependency_injector import providers
+
+    return providers.Object(value)
+
+
+async def _expire_uploads_forever(multipart: object, settings: Settings) -> None:
+    from smarts3.domain.services.multipart import MultipartService
+
+    assert isinstance(multipart, MultipartService)
+    max_age = settings.multipart.max_age
+    interval = settings.multipart.cleanup_interval
+    while True:
+        try:
+            expired = await multipart.expire(max_age)
+            if expired:
+                log.info("aborted %d abandoned multipart uploads", expired)
+        except Exception:
+            log.exception("multipart cleanup failed")
+        if interval <= 0:
+            return
+        await asyncio.sleep(interval)

@@ -1,0 +1,536 @@
+"""The S3 REST API as one ASGI callable: parse, authenticate, dispatch to a handler, answer.
+
+Wired once at start-up (plain attributes, no per-request dependency resolution), so the object hot path costs
+little more than the domain call itself. Errors raised anywhere below become S3 XML errors here, and only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from smarts3.adapters.auth import Authenticator, RequestView, decode_body
+from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.wire import (
+    BodyStream,
+    Receive,
+    Response,
+    Scope,
+    Send,
+    decode_key,
+    header_dict,
+    host_id,
+    new_request_id,
+    parse_query,
+)
+from smarts3.domain.errors import (
+    AccessDenied,
+    InternalError,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidDigest,
+    MethodNotAllowed,
+    NoSuchBucket,
+    NoSuchObjectLockConfiguration,
+    NotImplementedS3,
+    NotModified,
+    S3Error,
+)
+from smarts3.domain.services.buckets import BucketService
+from smarts3.domain.services.listing import ListingService
+from smarts3.domain.services.multipart import MultipartService
+from smarts3.domain.services.objects import ObjectService
+from smarts3.entrypoints.s3 import buckets as bucket_ops
+from smarts3.entrypoints.s3 import multipart as multipart_ops
+from smarts3.entrypoints.s3 import objects as object_ops
+from smarts3.entrypoints.s3.request import S3Request
+
+log = logging.getLogger("smarts3.s3")
+
+Handler = Callable[["S3Api", S3Request], Awaitable[Response]]
+
+
+class RequestObserver(Protocol):
+    """Told about every finished request (access log, metrics)."""
+
+    def request_started(self) -> None: ...
+
+    def request_finished(
+        self,
+        req: S3Request,
+        status: int,
+        bytes_sent: int,
+        bytes_received: int,
+        object_size: int | None,
+        seconds: float,
+    ) -> None: ...
+
+
+class CorsPolicy(Protocol):
+    async def preflight(self, req: S3Request) -> Response: ...
+
+    async def response_headers(self, req: S3Request) -> list[tuple[bytes, bytes]]: ...
+
+
+_BASE_HEADERS = [(b"server", b"smarts3")]
+_CONFIG_KINDS = ("tagging", "cors", "lifecycle", "policy")
+
+
+class S3Api:
+    def __init__(
+        self,
+        *,
+        buckets: BucketService,
+        objects: ObjectService,
+        listing: ListingService,
+        multipart: MultipartService,
+        authenticator: Authenticator,
+        base_domain: str = "",
+        request_timeout: float = 60.0,
+        observer: RequestObserver | None = None,
+        cors: CorsPolicy | None = None,
+        auth_enabled: bool = True,
+    ) -> None:
+        self.buckets = buckets
+        self.objects = objects
+        self.listing = listing
+        self.multipart = multipart
+        self.authenticator = authenticator
+        self.base_domain = base_domain.lower().strip(".")
+        self.request_timeout = request_timeout
+        self.observer = observer
+        self.cors = cors
+        self.auth_enabled = auth_enabled
+        self.owner_id = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
+        self.owner_name = "smarts3"
+        #: extra routes handled before S3 dispatch (browser POST uploads, ...): (method, predicate) -> handler
+        self.post_object_handler: Handler | None = None
+
+    # -- ASGI entry --------------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        if self.observer is not None:
+            self.observer.request_started()
+        req = self._parse(scope, receive)
+        bytes_sent = 0
+        status = 500
+        try:
+            try:
+                response = await self._handle(req)
+            except S3Error as error:
+                response = self._error_response(req, error)
+            except Exception:
+                log.exception("unexpected error", extra={"request_id": req.request_id})
+                response = self._error_response(req, InternalError())
+            if self.cors is not None and "origin" in req.headers and req.method != "OPTIONS":
+                response.headers.extend(await self.cors.response_headers(req))
+            status, bytes_sent = await self._send(req, response, send)
+        finally:
+            if self.observer is not None:
+                raw = req.raw_body
+                self.observer.request_finished(
+                    req,
+                    status,
+                    bytes_sent,
+                    raw.received if raw is not None else 0,
+                    None,
+                    time.perf_counter() - started,
+                )
+
+    def _parse(self, scope: Scope, receive: Receive) -> S3Request:
+        headers = header_dict(scope["headers"])
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        bucket: str | None
+        key: str | None
+        vhost_bucket = self._virtual_host_bucket(headers.get("host", ""))
+        if vhost_bucket is not None:
+            bucket = vhost_bucket
+            key_raw = path[1:] if path.startswith("/") else path
+            key = decode_key(key_raw) if key_raw else None
+        else:
+            trimmed = path[1:] if path.startswith("/") else path
+            bucket_raw, slash, key_raw = trimmed.partition("/")
+            bucket = decode_key(bucket_raw) if bucket_raw else None
+            key = decode_key(key_raw) if slash and key_raw else None
+        client = scope.get("client")
+        req = S3Request(
+            scope=scope,
+            receive=receive,
+            method=scope["method"],
+            raw_path=path,
+            query_string=query_string,
+            query=parse_query(query_string),
+            headers=headers,
+            bucket=bucket,
+            key=key,
+            request_id=new_request_id(),
+            remote_addr=client[0] if client else "-",
+        )
+        return req
+
+    def _virtual_host_bucket(self, host: str) -> str | None:
+        if not self.base_domain or not host:
+            return None
+        name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+        suffix = "." + self.base_domain
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+        return None
+
+    # -- authentication and body -------------------------------------------------------------------------
+    async def _authenticate(self, req: S3Request) -> None:
+        content_length = req.headers.get("content-length")
+        length: int | None = None
+        if content_length is not None:
+            value = content_length.strip()
+            if not value.isdigit():
+                raise InvalidArgument(
+                    "Content-Length must be a non-negative integer.", extra={"ArgumentName": "Content-Length"}
+                )
+            length = int(value)
+        req.raw_body = BodyStream(req.receive, length, self.request_timeout)
+        view = RequestView(
+            method=req.method,
+            raw_path=req.raw_path,
+            query_string=req.query_string,
+            headers=req.headers,
+            host=req.headers.get("host", ""),
+        )
+        result = self.authenticator.authenticate(view)
+        req.access_key = result.access_key
+        req.body = decode_body(result, req.headers, req.raw_body)
+        if result.access_key is None and self.auth_enabled:
+            await self._authorize_anonymous(req)
+
+    async def _authorize_anonymous(self, req: S3Request) -> None:
+        if req.method in ("GET", "HEAD") and req.bucket is not None and req.key is not None:
+            try:
+                acl = await self.buckets.get_config(req.bucket, "acl")
+            except S3Error:
+                acl = None
+            if acl is not None and acl.startswith(b"public-read"):
+                return
+        raise AccessDenied()
+
+    async def read_verified_document(self, req: S3Request, limit: int = 2 * 1024 * 1024) -> bytes:
+        """A small XML body, checked against Content-MD5 / x-amz-checksum-* (DeleteObjects requires one)."""
+        import base64
+        import binascii
+        import hashlib
+
+        from smarts3.adapters.http.object_headers import body_checks
+        from smarts3.domain.checksums import BodyHasher
+        from smarts3.domain.services.objects import verify_body
+
+        document = await req.read_payload(limit)
+        checks = body_checks(req.headers, req.body)
+        hasher = BodyHasher(checks.algorithms())
+        hasher.update(document)
+        expected_md5 = None
+        if checks.content_md5 is not None:
+            try:
+                expected_md5 = base64.b64decode(checks.content_md5, validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidDigest() from None
+            if len(expected_md5) != len(hashlib.md5().digest()):
+                raise InvalidDigest()
+        verify_body(hasher, checks, expected_md5)
+        return document
+
+    # -- dispatch ----------------------------------------------------------------------------------------
+    async def _handle(self, req: S3Request) -> Response:
+        if req.method == "OPTIONS":
+            req.operation = "REST.OPTIONS.PREFLIGHT"
+            if self.cors is None:
+                raise AccessDenied("CORSResponse: CORS is not enabled for this bucket.")
+            return await self.cors.preflight(req)
+        await self._authenticate(req)
+        handler = self._route(req)
+        return await handler(self, req)
+
+    def _route(self, req: S3Request) -> Handler:
+        method = req.method
+        query = req.query
+        if req.bucket is None:
+            if method == "GET":
+                req.operation = "REST.GET.SERVICE"
+                return bucket_ops.list_buckets
+            raise MethodNotAllowed()
+        if "/" in req.bucket or not req.bucket:
+            raise InvalidBucketName()
+        if req.key is None:
+            return self._route_bucket(req, method, query)
+        if method in ("GET", "HEAD"):
+            if "uploadId" in query and method == "GET":
+                req.operation = "REST.GET.UPLOAD"
+                return multipart_ops.list_parts
+            if "tagging" in query:
+                req.operation = "REST.GET.OBJECT_TAGGING"
+                return object_ops.get_object_tagging
+            if "acl" in query:
+                req.operation = "REST.GET.ACL"
+                return object_ops.get_object_acl
+            if "retention" in query or "legal-hold" in query:
+                req.operation = "REST.GET.OBJECT_LOCK"
+                return _object_lock_missing
+            if method == "HEAD":
+                req.operation = "REST.HEAD.OBJECT"
+                return _head_object
+            req.operation = "REST.GET.OBJECT"
+            return object_ops.get_object
+        if method == "PUT":
+            if "uploadId" in query or "partNumber" in query:
+                req.operation = "REST.PUT.PART"
+                _require(query, "uploadId")
+                return multipart_ops.upload_part
+            if "tagging" in query:
+                req.operation = "REST.PUT.OBJECT_TAGGING"
+                return object_ops.put_object_tagging
+            if "acl" in query:
+                req.operation = "REST.PUT.ACL"
+                return object_ops.put_object_acl
+            if "retention" in query or "legal-hold" in query:
+                req.operation = "REST.PUT.OBJECT_LOCK"
+                return _object_lock_missing
+            req.operation = "REST.COPY.OBJECT" if "x-amz-copy-source" in req.headers else "REST.PUT.OBJECT"
+            return object_ops.put_object
+        if method == "POST":
+            if "uploads" in query:
+                req.operation = "REST.POST.UPLOADS"
+                return multipart_ops.create_upload
+            if "uploadId" in query:
+                req.operation = "REST.POST.UPLOAD"
+                return multipart_ops.complete_upload
+            raise NotImplementedS3()
+        if method == "DELETE":
+            if "uploadId" in query:
+                req.operation = "REST.DELETE.UPLOAD"
+                return multipart_ops.abort_upload
+            if "tagging" in query:
+                req.operation = "REST.DELETE.OBJECT_TAGGING"
+                return object_ops.delete_object_tagging
+            req.operation = "REST.DELETE.OBJECT"
+            return object_ops.delete_object
+        raise MethodNotAllowed()
+
+    def _route_bucket(self, req: S3Request, method: str, query: dict[str, str]) -> Handler:
+        if method == "GET":
+            for kind in _CONFIG_KINDS:
+                if kind in query:
+                    req.operation = f"REST.GET.{kind.upper()}"
+                    return _config_handler(bucket_ops.get_config, kind)
+            if "location" in query:
+                req.operation = "REST.GET.LOCATION"
+                return bucket_ops.get_bucket_location
+            if "versioning" in query:
+                req.operation = "REST.GET.VERSIONING"
+                return bucket_ops.get_versioning
+            if "versions" in query:
+                req.operation = "REST.GET.BUCKETVERSIONS"
+                return bucket_ops.list_object_versions
+            if "uploads" in query:
+                req.operation = "REST.GET.UPLOADS"
+                return multipart_ops.list_uploads
+            if "acl" in query:
+                req.operation = "REST.GET.ACL"
+                return bucket_ops.get_bucket_acl
+            if "object-lock" in query:
+                req.operation = "REST.GET.OBJECT_LOCK_CONFIGURATION"
+                return _missing(_ObjectLockConfigurationNotFound)
+            if "encryption" in query:
+                req.operation = "REST.GET.ENCRYPTION"
+                return _missing(_NoEncryption)
+            for name in (
+                "website",
+                "replication",
+                "notification",
+                "logging",
+                "accelerate",
+                "requestPayment",
+                "ownershipControls",
+                "publicAccessBlock",
+                "analytics",
+                "inventory",
+                "metrics",
+                "intelligent-tiering",
+                "policyStatus",
+            ):
+                if name in query:
+                    req.operation = f"REST.GET.{name.upper()}"
+                    return _unsupported_config(name)
+            req.operation = "REST.GET.BUCKET"
+            return bucket_ops.list_objects
+        if method == "PUT":
+            for kind in _CONFIG_KINDS:
+                if kind in query:
+                    req.operation = f"REST.PUT.{kind.upper()}"
+                    return _config_handler(bucket_ops.put_config, kind)
+            if "versioning" in query:
+                req.operation = "REST.PUT.VERSIONING"
+                return bucket_ops.put_versioning
+            if "acl" in query:
+                req.operation = "REST.PUT.ACL"
+                return bucket_ops.put_bucket_acl
+            if query:
+                for name in query:
+                    if name in (
+                        "object-lock",
+                        "encryption",
+                        "website",
+                        "replication",
+                        "notification",
+                        "logging",
+                        "accelerate",
+                        "requestPayment",
+                        "ownershipControls",
+                        "publicAccessBlock",
+                    ):
+                        raise NotImplementedS3()
+            req.operation = "REST.PUT.BUCKET"
+            return bucket_ops.create_bucket
+        if method == "DELETE":
+            for kind in _CONFIG_KINDS:
+                if kind in query:
+                    req.operation = f"REST.DELETE.{kind.upper()}"
+                    return _config_handler(bucket_ops.delete_config, kind)
+            req.operation = "REST.DELETE.BUCKET"
+            return bucket_ops.delete_bucket
+        if method == "HEAD":
+            req.operation = "REST.HEAD.BUCKET"
+            return bucket_ops.head_bucket
+        if method == "POST":
+            if "delete" in query:
+                req.operation = "REST.POST.MULTI_OBJECT_DELETE"
+                return bucket_ops.delete_objects
+            if self.post_object_handler is not None and "multipart/form-data" in req.headers.get(
+                "content-type", ""
+            ):
+                req.operation = "REST.POST.OBJECT"
+                return self.post_object_handler
+            raise NotImplementedS3()
+        raise MethodNotAllowed()
+
+    # -- responses ---------------------------------------------------------------------------------------
+    def _error_response(self, req: S3Request, error: S3Error) -> Response:
+        req.error_code = error.code
+        headers: list[tuple[bytes, bytes]] = [
+            (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
+            for name, value in error.headers.items()
+        ]
+        if isinstance(error, NotModified):
+            return Response(status=304, headers=headers)
+        resource = error.resource
+        if resource is None:
+            resource = req.raw_path.split("?", 1)[0]
+        extra = dict(error.extra)
+        if (
+            req.bucket
+            and "BucketName" not in extra
+            and error.code in ("NoSuchBucket", "BucketNotEmpty", "BucketAlreadyOwnedByYou")
+        ):
+            extra["BucketName"] = req.bucket
+        if req.key and "Key" not in extra and error.code == "NoSuchKey":
+            extra["Key"] = req.key
+        body = s3xml.error(
+            error.code,
+            error.message,
+            resource=resource,
+            request_id=req.request_id,
+            host_id=host_id(req.request_id),
+            extra=extra,
+        )
+        headers.append((b"content-type", b"application/xml"))
+        response = Response(status=error.status, headers=headers, body=body)
+        return response
+
+    async def _send(self, req: S3Request, response: Response, send: Send) -> tuple[int, int]:
+        headers = response.headers
+        headers.append((b"x-amz-request-id", req.request_id.encode("latin-1")))
+        headers.append((b"x-amz-id-2", host_id(req.request_id).encode("latin-1")))
+        headers.extend(_BASE_HEADERS)
+        head = req.method == "HEAD"
+        stream = response.stream
+        sent = 0
+        try:
+            if stream is None:
+                body = response.body
+                if not any(name == b"content-length" for name, _ in headers):
+                    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+                if head:
+                    body = b""
+                await send({"type": "http.response.start", "status": response.status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                sent = len(body)
+            else:
+                await send({"type": "http.response.start", "status": response.status, "headers": headers})
+                if head:
+                    await send({"type": "http.response.body", "body": b""})
+                else:
+                    async for chunk in stream:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        sent += len(chunk)
+                    await send({"type": "http.response.body", "body": b""})
+        finally:
+            if response.on_close is not None:
+                await response.on_close()
+            # let the connection be reused when a handler answered without reading the whole body
+            if req.raw_body is not None and response.status >= 300:
+                await req.raw_body.drain()
+        return response.status, sent
+
+
+def _require(query: dict[str, str], name: str) -> None:
+    if not query.get(name):
+        raise InvalidArgument(f"{name} must be specified", extra={"ArgumentName": name})
+
+
+async def _head_object(api: S3Api, req: S3Request) -> Response:
+    return await object_ops.get_object(api, req, head=True)
+
+
+def _config_handler(fn: Callable[[S3Api, S3Request, str], Awaitable[Response]], kind: str) -> Handler:
+    async def handler(api: S3Api, req: S3Request) -> Response:
+        return await fn(api, req, kind)
+
+    return handler
+
+
+class _ObjectLockConfigurationNotFound(S3Error):
+    code, status = "ObjectLockConfigurationNotFoundError", 404
+    default_message = "Object Lock configuration does not exist for this bucket"
+
+
+class _NoEncryption(S3Error):
+    code, status = "ServerSideEncryptionConfigurationNotFoundError", 404
+    default_message = "The server side encryption configuration was not found"
+
+
+def _missing(error: type[S3Error]) -> Handler:
+    async def handler(api: S3Api, req: S3Request) -> Response:
+        return await bucket_ops.not_configured(api, req, error)
+
+    return handler
+
+
+def _unsupported_config(name: str) -> Handler:
+    async def handler(api: S3Api, req: S3Request) -> Response:
+        assert req.bucket is not None
+        await api.buckets.get(req.bucket)
+        raise NotImplementedS3(f"The {name} subresource is not implemented by smarts3.")
+
+    return handler
+
+
+async def _object_lock_missing(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    raise NoSuchObjectLockConfiguration()
+
+
+__all__ = ["NoSuchBucket", "S3Api"]

@@ -1,0 +1,300 @@
+"""Bucket operation handlers: bucket lifecycle, listings, batch delete and per-bucket configuration."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.wire import Response, xml_response
+from smarts3.domain.errors import (
+    InvalidArgument,
+    InvalidRequest,
+    MissingSecurityHeader,
+    NoSuchBucketPolicy,
+    NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
+    NoSuchTagSet,
+    S3Error,
+)
+from smarts3.domain.services.listing import parse_max_keys
+from smarts3.domain.services.objects import DeleteRequestItem
+
+if TYPE_CHECKING:
+    from smarts3.entrypoints.s3.api import S3Api
+    from smarts3.entrypoints.s3.request import S3Request
+
+
+def _encoding_type(req: S3Request) -> str | None:
+    value = req.query.get("encoding-type")
+    if value is None:
+        return None
+    if value.lower() != "url":
+        raise InvalidArgument(
+            "Invalid Encoding Method specified in Request", extra={"ArgumentName": "encoding-type"}
+        )
+    return "url"
+
+
+async def list_buckets(api: S3Api, req: S3Request) -> Response:
+    buckets = await api.buckets.list()
+    return xml_response(s3xml.list_buckets(buckets, owner_id=api.owner_id, owner_name=api.owner_name))
+
+
+async def create_bucket(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    document = await req.read_payload()
+    location = s3xml.parse_create_bucket_configuration(document) if document.strip() else None
+    object_lock = req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
+    await api.buckets.create(req.bucket, location=location, object_lock=object_lock)
+    acl = req.headers.get("x-amz-acl")
+    if acl in ("public-read", "public-read-write"):
+        await api.buckets.put_config(req.bucket, "acl", acl.encode())
+    response = Response(status=200)
+    response.add("location", f"/{req.bucket}")
+    return response
+
+
+async def delete_bucket(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    await api.buckets.delete(req.bucket)
+    return Response(status=204)
+
+
+async def head_bucket(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    bucket = await api.buckets.get(req.bucket)
+    response = Response(status=200)
+    response.add("x-amz-bucket-region", bucket.region)
+    response.add("x-amz-access-point-alias", "false")
+    return response
+
+
+async def get_bucket_location(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    bucket = await api.buckets.get(req.bucket)
+    return xml_response(s3xml.location_constraint(bucket.region))
+
+
+async def list_objects(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    query = req.query
+    if query.get("list-type") == "2":
+        return await list_objects_v2(api, req)
+    if "list-type" in query:
+        raise InvalidArgument("Invalid List Type specified in Request", extra={"ArgumentName": "list-type"})
+    encoding = _encoding_type(req)
+    max_keys = parse_max_keys(query.get("max-keys"))
+    prefix = query.get("prefix", "")
+    delimiter = query.get("delimiter", "")
+    marker = query.get("marker", "")
+    page = await api.listing.list_v1(
+        req.bucket, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys
+    )
+    return xml_response(
+        s3xml.list_objects_v1(
+            req.bucket,
+            page,
+            prefix=prefix,
+            delimiter=delimiter,
+            marker=marker,
+            max_keys=max_keys,
+            encoding_type=encoding,
+            owner=(api.owner_id, api.owner_name),
+        )
+    )
+
+
+async def list_objects_v2(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    query = req.query
+    encoding = _encoding_type(req)
+    max_keys = parse_max_keys(query.get("max-keys"))
+    prefix = query.get("prefix", "")
+    delimiter = query.get("delimiter", "")
+    start_after = query.get("start-after", "")
+    token = query.get("continuation-token")
+    result = await api.listing.list_v2(
+        req.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        continuation_token=token,
+        start_after=start_after,
+        max_keys=max_keys,
+    )
+    page = result.page
+    return xml_response(
+        s3xml.list_objects_v2(
+            req.bucket,
+            page,
+            prefix=prefix,
+            delimiter=delimiter,
+            max_keys=max_keys,
+            start_after=start_after or None,
+            continuation_token=token,
+            next_continuation_token=result.next_token,
+            key_count=len(page.objects) + len(page.common_prefixes),
+            fetch_owner=query.get("fetch-owner", "").lower() == "true",
+            encoding_type=encoding,
+            owner=(api.owner_id, api.owner_name),
+        )
+    )
+
+
+async def list_object_versions(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    query = req.query
+    encoding = _encoding_type(req)
+    max_keys = parse_max_keys(query.get("max-keys"))
+    prefix = query.get("prefix", "")
+    delimiter = query.get("delimiter", "")
+    key_marker = query.get("key-marker", "")
+    version_id_marker = query.get("version-id-marker", "")
+    page = await api.listing.list_versions(
+        req.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_id_marker=version_id_marker,
+        max_keys=max_keys,
+    )
+    return xml_response(
+        s3xml.list_versions(
+            req.bucket,
+            page,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_id_marker=version_id_marker,
+            max_keys=max_keys,
+            encoding_type=encoding,
+            owner=(api.owner_id, api.owner_name),
+        )
+    )
+
+
+async def delete_objects(api: S3Api, req: S3Request) -> Response:
+    """POST ?delete. S3 requires Content-MD5 or an x-amz-checksum-* header; the body checks verify it."""
+    assert req.bucket is not None
+    headers = req.headers
+    if (
+        "content-md5" not in headers
+        and not any(name.startswith("x-amz-checksum-") for name in headers)
+        and "x-amz-sdk-checksum-algorithm" not in headers
+        and "x-amz-trailer" not in headers
+    ):
+        raise MissingSecurityHeader(
+            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
+            extra={"MissingHeaderName": "Content-MD5"},
+        )
+    document = await api.read_verified_document(req)
+    quiet, objects = s3xml.parse_delete(document)
+    results = await api.objects.delete_objects(
+        req.bucket, [DeleteRequestItem(key=key, version_id=version_id) for key, version_id in objects]
+    )
+    deleted = []
+    errors = []
+    for result in results:
+        if result.error is not None:
+            errors.append((result.key, result.version_id, result.error.code, result.error.message))
+            continue
+        outcome = result.outcome
+        assert outcome is not None
+        marker = outcome.delete_marker
+        deleted.append(
+            (
+                result.key,
+                result.version_id,
+                marker,
+                outcome.version_id if marker else None,
+            )
+        )
+    return xml_response(s3xml.delete_result(deleted, errors, quiet=quiet))
+
+
+# -- configuration documents -------------------------------------------------------------------------------
+async def get_versioning(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    status = await api.buckets.get_versioning(req.bucket)
+    return xml_response(s3xml.versioning_configuration(status, None))
+
+
+async def put_versioning(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    status, _mfa = s3xml.parse_versioning(await req.read_payload())
+    await api.buckets.put_versioning(req.bucket, status)
+    return Response(status=200)
+
+
+_MISSING = {
+    "tagging": NoSuchTagSet,
+    "cors": NoSuchCORSConfiguration,
+    "lifecycle": NoSuchLifecycleConfiguration,
+    "policy": NoSuchBucketPolicy,
+}
+
+
+async def get_config(api: S3Api, req: S3Request, kind: str) -> Response:
+    assert req.bucket is not None
+    document = await api.buckets.get_config(req.bucket, kind)
+    if document is None:
+        raise _MISSING[kind]()
+    if kind == "policy":
+        return Response(status=200, headers=[(b"content-type", b"application/json")], body=document)
+    return xml_response(document)
+
+
+async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    document = await req.read_payload()
+    if kind == "tagging":
+        tags = s3xml.parse_tagging(document, max_tags=50)
+        document = s3xml.tagging(tags)
+    elif kind == "cors":
+        s3xml.parse_cors(document)
+    elif kind == "lifecycle":
+        s3xml.parse_lifecycle(document)
+    elif kind == "policy":
+        import json
+
+        try:
+            json.loads(document)
+        except ValueError:
+            from smarts3.domain.errors import MalformedXML
+
+            raise MalformedXML("Policies must be valid JSON.") from None
+    await api.buckets.put_config(req.bucket, kind, document)
+    return Response(status=204 if kind == "policy" else 200)
+
+
+async def delete_config(api: S3Api, req: S3Request, kind: str) -> Response:
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    await api.buckets.put_config(req.bucket, kind, None)
+    return Response(status=204)
+
+
+async def get_bucket_acl(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    return xml_response(s3xml.access_control_policy(api.owner_id, api.owner_name))
+
+
+async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    await req.read_payload()
+    acl = req.headers.get("x-amz-acl")
+    if acl is not None:
+        await api.buckets.put_config(req.bucket, "acl", acl.encode() if acl.startswith("public") else None)
+    return Response(status=200)
+
+
+async def not_configured(api: S3Api, req: S3Request, error: type[S3Error]) -> Response:
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    raise error()
+
+
+async def unsupported(api: S3Api, req: S3Request) -> Response:
+    raise InvalidRequest("This operation is not supported by smarts3.")

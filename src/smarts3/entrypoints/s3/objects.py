@@ -1,0 +1,268 @@
+"""Object operation handlers: translate S3 HTTP requests to ObjectService calls and results back to HTTP."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.object_headers import (
+    add_object_headers,
+    body_checks,
+    write_attributes,
+)
+from smarts3.adapters.http.wire import Response, xml_response
+from smarts3.domain.conditions import CopySourceConditions, ReadConditions, WriteConditions, parse_http_date
+from smarts3.domain.errors import (
+    InvalidArgument,
+    InvalidPartNumber,
+    InvalidRequest,
+    MissingContentLength,
+    NoSuchKey,
+)
+from smarts3.domain.models import ObjectInfo
+from smarts3.domain.services.objects import CopyOptions, CopySource
+
+if TYPE_CHECKING:
+    from smarts3.entrypoints.s3.api import S3Api
+    from smarts3.entrypoints.s3.request import S3Request
+
+
+def read_conditions(headers: dict[str, str]) -> ReadConditions | None:
+    if not (
+        "if-match" in headers
+        or "if-none-match" in headers
+        or "if-modified-since" in headers
+        or "if-unmodified-since" in headers
+    ):
+        return None
+    return ReadConditions(
+        if_match=headers.get("if-match"),
+        if_none_match=headers.get("if-none-match"),
+        if_modified_since=parse_http_date(headers.get("if-modified-since")),
+        if_unmodified_since=parse_http_date(headers.get("if-unmodified-since")),
+    )
+
+
+def write_conditions(headers: dict[str, str]) -> WriteConditions | None:
+    if "if-match" not in headers and "if-none-match" not in headers:
+        return None
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise InvalidArgument(
+            "If-None-Match only supports '*' on writes.", extra={"ArgumentName": "If-None-Match"}
+        )
+    return WriteConditions(if_match=headers.get("if-match"), if_none_match=if_none_match)
+
+
+def version_param(req: S3Request) -> str | None:
+    version_id = req.query.get("versionId")
+    if version_id is None:
+        return None
+    if version_id == "":
+        raise InvalidArgument("Version id cannot be the empty string", extra={"ArgumentName": "versionId"})
+    return version_id
+
+
+def _version_header(response: Response, info: ObjectInfo) -> None:
+    if info.version_id is not None:
+        response.add("x-amz-version-id", info.version_id)
+
+
+def _require_content_length(req: S3Request) -> None:
+    headers = req.headers
+    if "content-length" not in headers and "x-amz-decoded-content-length" not in headers:
+        if "chunked" not in headers.get("transfer-encoding", "").lower():
+            raise MissingContentLength()
+
+
+async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Response:
+    assert req.bucket is not None and req.key is not None
+    headers = req.headers
+    version_id = version_param(req)
+    part_number = req.query.get("partNumber")
+    range_header = headers.get("range")
+    if part_number is not None:
+        if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
+            raise InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+                extra={"ArgumentName": "partNumber", "ArgumentValue": part_number},
+            )
+    conditions = read_conditions(headers)
+    checksum_mode = headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    if head:
+        info, byte_range = await api.objects.head_object(
+            req.bucket, req.key, version_id=version_id, range_header=range_header, conditions=conditions
+        )
+        reader = None
+    else:
+        reader, byte_range = await api.objects.get_object(
+            req.bucket, req.key, version_id=version_id, range_header=range_header, conditions=conditions
+        )
+        info = reader.info
+    if part_number is not None and int(part_number) > (info.parts_count or 1):
+        if reader is not None:
+            await reader.aclose()
+        raise InvalidPartNumber()
+    response = Response(status=206 if byte_range is not None else 200)
+    add_object_headers(
+        response,
+        info,
+        query=req.query,
+        checksum_mode=checksum_mode,
+        byte_range=byte_range,
+        include_tag_count=not head,
+    )
+    if byte_range is not None:
+        response.add("content-range", f"bytes {byte_range.start}-{byte_range.end}/{info.size}")
+        length = byte_range.length
+    else:
+        length = info.size
+    response.add("content-length", str(length))
+    response.object_size = info.size
+    if reader is not None:
+        response.stream = reader.iter_bytes(byte_range)
+        response.on_close = reader.aclose
+    return response
+
+
+async def put_object(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    if "x-amz-copy-source" in req.headers:
+        return await copy_object(api, req)
+    _require_content_length(req)
+    info = await api.objects.put_object(
+        req.bucket,
+        req.key,
+        req.payload(),
+        write_attributes(req.headers),
+        body_checks(req.headers, req.body),
+        write_conditions(req.headers),
+    )
+    response = Response(status=200)
+    response.add("etag", info.quoted_etag)
+    _version_header(response, info)
+    for algorithm, value in info.checksums.items():
+        response.add(f"x-amz-checksum-{algorithm.lower()}", value)
+    if info.checksum_type and info.checksums:
+        response.add("x-amz-checksum-type", info.checksum_type)
+    response.object_size = info.size
+    return response
+
+
+def parse_copy_source(value: str) -> CopySource:
+    """x-amz-copy-source: ``bucket/key[?versionId=id]``, URL-encoded, optional leading slash."""
+    source = value.strip()
+    version_id = None
+    path, sep, query = source.partition("?")
+    if sep:
+        for item in query.split("&"):
+            name, _, val = item.partition("=")
+            if name == "versionId":
+                version_id = unquote(val)
+    path = unquote(path, errors="surrogateescape")
+    if path.startswith("/"):
+        path = path[1:]
+    bucket, slash, key = path.partition("/")
+    if not bucket or not slash or not key:
+        raise InvalidArgument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value},
+        )
+    return CopySource(bucket=bucket, key=key, version_id=version_id or None)
+
+
+def copy_source_conditions(headers: dict[str, str]) -> CopySourceConditions:
+    return CopySourceConditions(
+        if_match=headers.get("x-amz-copy-source-if-match"),
+        if_none_match=headers.get("x-amz-copy-source-if-none-match"),
+        if_modified_since=parse_http_date(headers.get("x-amz-copy-source-if-modified-since")),
+        if_unmodified_since=parse_http_date(headers.get("x-amz-copy-source-if-unmodified-since")),
+    )
+
+
+async def copy_object(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    headers = req.headers
+    source = parse_copy_source(headers["x-amz-copy-source"])
+    source = CopySource(
+        bucket=source.bucket,
+        key=source.key,
+        version_id=source.version_id,
+        conditions=copy_source_conditions(headers),
+    )
+    algorithm = headers.get("x-amz-checksum-algorithm")
+    options = CopyOptions(
+        metadata_directive=headers.get("x-amz-metadata-directive", "COPY"),
+        tagging_directive=headers.get("x-amz-tagging-directive", "COPY"),
+        attributes=write_attributes(headers),
+        checksum_algorithm=algorithm.upper() if algorithm else None,
+        conditions=write_conditions(headers) or WriteConditions(),
+    )
+    result = await api.objects.copy_object(req.bucket, req.key, source, options)
+    info = result.info
+    response = xml_response(
+        s3xml.copy_object_result(etag=info.etag, last_modified=info.last_modified, checksums=info.checksums)
+    )
+    _version_header(response, info)
+    if result.source_version_id is not None:
+        response.add("x-amz-copy-source-version-id", result.source_version_id)
+    return response
+
+
+async def delete_object(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    outcome = await api.objects.delete_object(req.bucket, req.key, version_param(req))
+    response = Response(status=204)
+    if outcome.version_id is not None:
+        response.add("x-amz-version-id", outcome.version_id)
+    if outcome.delete_marker:
+        response.add("x-amz-delete-marker", "true")
+    return response
+
+
+async def get_object_tagging(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    info = await api.objects.get_tags(req.bucket, req.key, version_param(req))
+    response = xml_response(s3xml.tagging(info.tags))
+    _version_header(response, info)
+    return response
+
+
+async def put_object_tagging(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    document = await req.read_payload()
+    tags = s3xml.parse_tagging(document)
+    info = await api.objects.put_tags(req.bucket, req.key, tuple(tags), version_param(req))
+    response = Response(status=200)
+    _version_header(response, info)
+    return response
+
+
+async def delete_object_tagging(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    info = await api.objects.delete_tags(req.bucket, req.key, version_param(req))
+    response = Response(status=204)
+    _version_header(response, info)
+    return response
+
+
+async def get_object_acl(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
+    return xml_response(s3xml.access_control_policy(api.owner_id, api.owner_name))
+
+
+async def put_object_acl(api: S3Api, req: S3Request) -> Response:
+    assert req.bucket is not None and req.key is not None
+    await req.read_payload()
+    await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
+    return Response(status=200)
+
+
+async def not_found_key(api: S3Api, req: S3Request) -> Response:
+    raise NoSuchKey()
+
+
+def invalid_request(message: str) -> InvalidRequest:
+    return InvalidRequest(message)
