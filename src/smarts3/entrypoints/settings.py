@@ -1,6 +1,8 @@
-"""The one settings model. msgspec Structs, decoded from a file, SMARTS3_* environment variables and CLI flags.
+"""The one settings model: msgspec Structs decoded from a file, SMARTS3_* environment variables, CLI flags.
 
 Loading and validation live in ``smarts3.entrypoints.config``; this module only declares shape and defaults.
+Keys are camelCase in files (``cleanSlate``); the loader also accepts snake_case and kebab-case spellings.
+Units: durations are seconds, sizes are bytes.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     #: seconds in-flight requests get to finish after SIGTERM/SIGINT
     shutdown_grace: float = 10.0
     ssl: TlsSettings = msgspec.field(default_factory=TlsSettings)
+    #: seconds an idle keep-alive connection stays open
+    keep_alive_timeout: float = 5.0
+    #: maximum concurrent connections+tasks per worker before answering 503 (0 = unlimited)
+    limit_concurrency: int = 0
+    #: listen backlog
+    backlog: int = 2048
+    #: trust X-Forwarded-For / X-Forwarded-Proto from ``forwarded_allow_ips`` (behind a reverse proxy)
+    proxy_headers: bool = False
+    forwarded_allow_ips: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1"])
 
 
 class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
