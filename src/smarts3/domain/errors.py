@@ -53,7 +53,7 @@ class KeyTooLongError(S3Error):
     code, status, default_message = "KeyTooLongError", 400, "Your key is too long"
 
 
-class InvalidObjectName(S3Error):
+class InvalidObjectName(InvalidArgument):
     code, status, default_message = "InvalidArgument", 400, "Object name contains unsupported characters."
 
 
