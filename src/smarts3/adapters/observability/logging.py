@@ -72,7 +72,7 @@ class LoggingOptions(Protocol):
 
 # LogRecord attributes that are not "extra" fields
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "request_id", "access", "taskName",
+    "message", "asctime", "request_id", "access", "taskName", "color_message",
 }
 
 
