@@ -6,6 +6,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -43,8 +44,9 @@ def handshake(certs_dir: Path, server_name: str, connect_host: str = "127.0.0.1"
     finally:
         thread.join(timeout=5)
         listener.close()
-    subject = {k: v for ((k, v),) in peer["subject"]}  # type: ignore[misc]
-    return str(subject["commonName"])
+    assert peer is not None
+    subject: Any = peer["subject"]
+    return next(str(rdn[0][1]) for rdn in subject if rdn[0][0] == "commonName")
 
 
 def test_generated_files_load_and_key_is_private(tmp_path: Path) -> None:
