@@ -201,3 +201,13 @@ def test_real_process_serves_tls_redirects_http_and_exits_0_on_sigterm(tmp_path:
     for line in output.splitlines():
         json.loads(line)  # every log line is JSON
     assert "smarts3-dev-secret" in output  # the documented dev credentials are announced
+
+
+def test_worker_factory_reads_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(None, {}, {"server.port": 9123, "logging.accessLog": False})
+    monkeypatch.setenv("SMARTS3_SETTINGS_JSON", server.settings_to_json(settings).decode())
+    monkeypatch.setattr(server, "_create_app", lambda s: ("app-for", s))
+    assert server.app_from_environment() == ("app-for", settings)
+    monkeypatch.delenv("SMARTS3_SETTINGS_JSON")
+    with pytest.raises(RuntimeError):
+        server.app_from_environment()
