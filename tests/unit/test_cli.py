@@ -20,7 +20,7 @@ import pytest
 from smarts3 import __version__
 from smarts3.entrypoints import cli, server
 from smarts3.entrypoints.certs import generate_dev_certificates
-from smarts3.entrypoints.config import load_settings
+from smarts3.entrypoints.config import load_settings, settings_to_json
 from smarts3.entrypoints.server import TlsFiles, _tls_files, uvicorn_options
 
 
@@ -205,7 +205,7 @@ def test_real_process_serves_tls_redirects_http_and_exits_0_on_sigterm(tmp_path:
 
 def test_worker_factory_reads_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(None, {}, {"server.port": 9123, "logging.accessLog": False})
-    monkeypatch.setenv("SMARTS3_SETTINGS_JSON", server.settings_to_json(settings).decode())
+    monkeypatch.setenv("SMARTS3_SETTINGS_JSON", settings_to_json(settings).decode())
     monkeypatch.setattr(server, "_create_app", lambda s: ("app-for", s))
     assert server.app_from_environment() == ("app-for", settings)
     monkeypatch.delenv("SMARTS3_SETTINGS_JSON")
