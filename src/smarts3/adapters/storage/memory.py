@@ -8,7 +8,7 @@ as immutable ``bytes``, so an open reader is a snapshot for free. Everything run
 from __future__ import annotations
 
 import bisect
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -371,38 +371,30 @@ class MemoryStorage:
         return DeleteOutcome(version_id=marker_id, delete_marker=True)
 
     # -- listings --------------------------------------------------------------------------------------------
-    def _keys_from(self, bucket: _Bucket, prefix: str, after: str) -> Generator[str, str | None, None]:
-        """Keys > ``after`` starting with ``prefix``, ascending; honours skip requests sent into it."""
-        keys = bucket.keys
-        index = bisect.bisect_right(keys, after) if after >= prefix else bisect.bisect_left(keys, prefix)
-        while index < len(keys):
-            key = keys[index]
-            if not key.startswith(prefix):
-                return
-            skip = yield key
-            if skip is not None:
-                successor = _prefix_successor(skip)
-                index = len(keys) if successor is None else bisect.bisect_left(keys, successor)
-            else:
-                index += 1
-
     async def list_objects(self, bucket: str, query: ListQuery) -> ListPage:
         store = self._bucket(bucket)
-        pending: list[str] = []
+        keys, prefix = store.keys, query.prefix
+        skips: list[str] = []
 
         def entries() -> Iterator[tuple[str, _Version]]:
-            keys = self._keys_from(store, query.prefix, query.start_after)
-            key = next(keys, None)
-            while key is not None:
+            after = query.start_after
+            index = bisect.bisect_right(keys, after) if after >= prefix else bisect.bisect_left(keys, prefix)
+            while index < len(keys) and keys[index].startswith(prefix):
+                key = keys[index]
                 latest = store.versions[key][0]
                 if not latest.info.is_delete_marker:
                     yield key, latest
-                key = keys.send(pending.pop()) if pending else next(keys, None)
+                if skips:
+                    # paginate emitted a common prefix: jump past every key inside it
+                    successor = _prefix_successor(skips.pop())
+                    index = len(keys) if successor is None else bisect.bisect_left(keys, successor)
+                else:
+                    index += 1
 
         def load(version: _Version) -> ObjectInfo:
             return version.info
 
-        return paginate(entries(), query, load, skip_to=pending.append)
+        return paginate(entries(), query, load, skip_to=skips.append)
 
     async def list_versions(self, bucket: str, query: VersionListQuery) -> VersionListPage:
         store = self._bucket(bucket)

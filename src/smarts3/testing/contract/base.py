@@ -1,0 +1,19 @@
+"""The fixtures every contract test shares. The user's subclass supplies ``storage``; the kit adds ``bucket``."""
+
+from __future__ import annotations
+
+import pytest
+
+from smarts3.domain.ports import StorageBackend
+
+BUCKET = "contract-bucket"
+REGION = "us-east-1"
+
+
+class ContractBase:
+    """Base of every contract group. Subclasses must provide an async ``storage`` fixture (a started backend)."""
+
+    @pytest.fixture
+    async def bucket(self, storage: StorageBackend) -> str:
+        await storage.create_bucket(BUCKET, region=REGION)
+        return BUCKET
