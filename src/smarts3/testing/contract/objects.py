@@ -288,6 +288,15 @@ class ObjectContract(ContractBase):
         assert reader.info.size == len(old)
         assert await get(storage, bucket, "k") == new
 
+    async def test_reader_opened_before_replace_but_read_after_yields_old_bytes(
+        self, storage: StorageBackend, bucket: str
+    ) -> None:
+        await put(storage, bucket, "k", b"old" * 1000, user_metadata={"v": "old"})
+        reader = await storage.open_object(bucket, "k")
+        await put(storage, bucket, "k", b"new" * 999, user_metadata={"v": "new"})
+        assert await read_all(reader, chunk_size=1000) == b"old" * 1000
+        assert dict(reader.info.user_metadata) == {"v": "old"}
+
     async def test_reader_opened_before_delete_yields_old_bytes(
         self, storage: StorageBackend, bucket: str
     ) -> None:
