@@ -1,0 +1,409 @@
+"""FilesystemStorage: the StorageBackend port over a local directory (buckets are directories, objects files).
+
+This module is the async facade: it validates names, moves blocking work to worker threads in large units and
+delegates to objects.py (commit/read/delete/versioning), listing.py, multipart.py. See layout.py for the tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
+from smarts3.adapters.storage.filesystem.bodies import TempFile, stream_to_temp
+from smarts3.adapters.storage.filesystem.layout import Layout
+from smarts3.adapters.storage.filesystem.locks import KeyLocks
+from smarts3.adapters.storage.filesystem.multipart import Uploads
+from smarts3.adapters.storage.filesystem.objects import KeyPaths, NeedLock, ObjectEngine
+from smarts3.adapters.storage.filesystem.reader import FileObjectReader
+from smarts3.domain.errors import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    InsufficientStorage,
+    InvalidBucketName,
+    NoSuchBucket,
+    S3Error,
+)
+from smarts3.domain.models import (
+    BucketInfo,
+    DeleteOutcome,
+    ListPage,
+    ListQuery,
+    ObjectInfo,
+    PartInfo,
+    UploadInfo,
+    VersioningStatus,
+    VersionListPage,
+    VersionListQuery,
+)
+from smarts3.domain.ports import BodyDigest, BuildObject, Clock, WriteCondition
+from smarts3.domain.validation import is_valid_bucket_name
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FilesystemStorage:
+    """Objects as plain files under ``root``; everything else under ``root/.smarts3``.
+
+    ``fsync=False`` skips every fsync: much faster writes, but a power loss (not a process crash) may lose
+    acknowledged writes or leave empty files. Metadata/data consistency after a process crash is unaffected.
+    """
+
+    def __init__(self, root: Path, *, fsync: bool = True, clock: Clock | None = None) -> None:
+        self.layout = Layout(Path(root))
+        self.fsync = fsync
+        self.clock: Clock = clock or _UtcClock()
+        self.locks = KeyLocks(self.layout)
+        self.cache = metadata.SidecarCache()
+        self.objects = ObjectEngine(self.layout, self.locks, self.cache, fsync=fsync, clock=self.clock)
+        self.uploads = Uploads(self.layout, fsync=fsync)
+        self._ready = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.to_thread(self._start)
+
+    def _start(self) -> None:
+        layout = self.layout
+        for directory in (layout.root, layout.tmp, layout.locks, layout.buckets_state, layout.uploads):
+            os.makedirs(directory, exist_ok=True)
+        # temps of dead writers: their commit never finished, so readers roll back to the previous metadata
+        for entry in os.scandir(layout.tmp):
+            pid = fsutil.temp_owner(entry.name)
+            if pid is not None and not fsutil.pid_alive(pid):
+                fsutil.unlink_quiet(entry.path)
+        self.uploads.recover()
+        self._ready = True
+
+    def _ensure_started(self) -> None:
+        # tolerate callers (tests, tools) that skip start(): creating the folders is idempotent and cheap
+        if not self._ready:
+            for directory in (
+                self.layout.tmp,
+                self.layout.locks,
+                self.layout.buckets_state,
+                self.layout.uploads,
+            ):
+                os.makedirs(directory, exist_ok=True)
+            self._ready = True
+
+    async def close(self) -> None:
+        return None
+
+    async def check_ready(self) -> None:
+        await asyncio.to_thread(self._check_ready)
+
+    def _check_ready(self) -> None:
+        self._ensure_started()
+        probe = self.layout.state / fsutil.temp_name(".probe")
+        try:
+            with fsutil.disk_errors():
+                fsutil.write_file(probe, b"ok", fsync=True)
+        except OSError as exc:
+            raise InsufficientStorage(f"Storage is not writable: {exc}") from exc
+        finally:
+            fsutil.unlink_quiet(probe)
+
+    # -- buckets --------------------------------------------------------------------------------------------
+    def _require_bucket(self, name: str) -> None:
+        if not is_valid_bucket_name(name) or not os.path.isdir(self.layout.bucket_dir(name)):
+            raise NoSuchBucket(resource=name, extra={"BucketName": name})
+        self._ensure_started()
+
+    async def create_bucket(self, name: str, *, region: str, object_lock: bool = False) -> BucketInfo:
+        return await asyncio.to_thread(self._create_bucket, name, region, object_lock)
+
+    def _create_bucket(self, name: str, region: str, object_lock: bool) -> BucketInfo:
+        self._ensure_started()
+        if not is_valid_bucket_name(name):
+            raise InvalidBucketName(resource=name, extra={"BucketName": name})
+        info = BucketInfo(name=name, created=self.clock.now(), region=region, object_lock_enabled=object_lock)
+        with fsutil.disk_errors():
+            try:
+                os.mkdir(self.layout.bucket_dir(name))
+            except FileExistsError as exc:
+                raise BucketAlreadyOwnedByYou(resource=name, extra={"BucketName": name}) from exc
+            os.makedirs(self.layout.bucket_state(name) / "config", exist_ok=True)
+            fsutil.atomic_write(
+                self.layout.bucket_record(name),
+                metadata.encode(metadata.converter.unstructure(info)),
+                fsync=self.fsync,
+                tmp_dir=self.layout.tmp,
+            )
+            if self.fsync:
+                fsutil.fsync_dir(self.layout.root)
+        return info
+
+    async def get_bucket(self, name: str) -> BucketInfo:
+        self._require_bucket(name)
+        return self._bucket_info(name)
+
+    def _bucket_info(self, name: str) -> BucketInfo:
+        try:
+            with open(self.layout.bucket_record(name), "rb") as handle:
+                return metadata.converter.structure(metadata.decode(handle.read()), BucketInfo)
+        except FileNotFoundError:
+            # a directory created by another program: a bucket born when the directory was
+            st = os.stat(self.layout.bucket_dir(name))
+            return BucketInfo(name=name, created=datetime.fromtimestamp(st.st_mtime, tz=UTC))
+
+    async def list_buckets(self) -> Sequence[BucketInfo]:
+        return await asyncio.to_thread(self._list_buckets)
+
+    def _list_buckets(self) -> list[BucketInfo]:
+        names = sorted(
+            entry.name
+            for entry in os.scandir(self.layout.root)
+            if entry.is_dir(follow_symlinks=False) and is_valid_bucket_name(entry.name)
+        )
+        return [self._bucket_info(name) for name in names]
+
+    async def delete_bucket(self, name: str) -> None:
+        self._require_bucket(name)
+        await asyncio.to_thread(self._delete_bucket, name)
+
+    def _delete_bucket(self, name: str) -> None:
+        layout = self.layout
+        if _has_files(layout.bucket_dir(name)) or _has_files(layout.versions_root(name)):
+            raise BucketNotEmpty(resource=name, extra={"BucketName": name})
+        if self.uploads.in_bucket(name):
+            raise BucketNotEmpty(resource=name, extra={"BucketName": name})
+        # empty directories left by other programs go too (they hold no object)
+        shutil.rmtree(layout.bucket_dir(name))
+        shutil.rmtree(layout.bucket_state(name), ignore_errors=True)
+        shutil.rmtree(layout.upload_root(name), ignore_errors=True)
+
+    async def get_bucket_config(self, name: str, kind: str) -> bytes | None:
+        self._require_bucket(name)
+        try:
+            with open(self.layout.bucket_config(name, kind), "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    async def put_bucket_config(self, name: str, kind: str, document: bytes | None) -> None:
+        self._require_bucket(name)
+        await asyncio.to_thread(self._put_bucket_config, name, kind, document)
+
+    def _put_bucket_config(self, name: str, kind: str, document: bytes | None) -> None:
+        path = self.layout.bucket_config(name, kind)
+        if document is None:
+            fsutil.unlink_quiet(path)
+            return
+        with fsutil.disk_errors():
+            os.makedirs(path.parent, exist_ok=True)
+            fsutil.atomic_write(path, document, fsync=self.fsync, tmp_dir=self.layout.tmp)
+
+    # -- objects --------------------------------------------------------------------------------------------
+    def _paths(self, bucket: str, key: str) -> KeyPaths:
+        kp = self.objects.paths(bucket, key)
+        self._require_bucket(bucket)
+        return kp
+
+    async def write_object(
+        self,
+        bucket: str,
+        key: str,
+        body: AsyncIterator[bytes],
+        *,
+        digest: BodyDigest,
+        build: BuildObject,
+        condition: WriteCondition | None = None,
+        versioning: VersioningStatus | None = None,
+        version_id: str | None = None,
+    ) -> ObjectInfo:
+        kp = self._paths(bucket, key)
+        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
+
+        def finish() -> ObjectInfo:
+            new = build(temp.size)
+            with fsutil.disk_errors():
+                return self.objects.commit(
+                    kp,
+                    temp.path,
+                    new,
+                    temp.size,
+                    condition=condition,
+                    versioning=versioning,
+                    version_id=version_id,
+                )
+
+        return await stream_to_temp(body, temp, finish)
+
+    async def open_object(self, bucket: str, key: str, version_id: str | None = None) -> FileObjectReader:
+        kp = self._paths(bucket, key)
+        try:
+            # lock-free fast path inline: an open, an fstat and a (usually cached) sidecar read
+            found = self.objects.resolve(kp, version_id, locked=False, want_fd=True)
+        except NeedLock:
+            found = await asyncio.to_thread(self.objects.resolve_any, kp, version_id, want_fd=True)
+        info = self.objects.info(kp, found)
+        return FileObjectReader(info, found.fd, None if found.data is None else str(found.data))
+
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        kp = self._paths(bucket, key)
+        try:
+            found = self.objects.resolve(kp, version_id, locked=False, want_fd=False)
+        except NeedLock:
+            found = await asyncio.to_thread(self.objects.resolve_any, kp, version_id, want_fd=False)
+        return self.objects.info(kp, found)
+
+    async def delete_object(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        versioning: VersioningStatus | None = None,
+        marker_version_id: str | None = None,
+        condition: WriteCondition | None = None,
+    ) -> DeleteOutcome:
+        kp = self._paths(bucket, key)
+
+        def run() -> DeleteOutcome:
+            with fsutil.disk_errors():
+                return self.objects.delete(
+                    kp,
+                    version_id=version_id,
+                    versioning=versioning,
+                    marker_version_id=marker_version_id,
+                    condition=condition,
+                )
+
+        return await asyncio.to_thread(run)
+
+    async def update_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        change: Callable[[ObjectInfo], ObjectInfo],
+    ) -> ObjectInfo:
+        kp = self._paths(bucket, key)
+
+        def run() -> ObjectInfo:
+            with fsutil.disk_errors():
+                return self.objects.update(kp, version_id, change)
+
+        return await asyncio.to_thread(run)
+
+    async def list_objects(self, bucket: str, query: ListQuery) -> ListPage:
+        self._require_bucket(bucket)
+        return await asyncio.to_thread(listing.list_objects, self.objects, bucket, query)
+
+    async def list_versions(self, bucket: str, query: VersionListQuery) -> VersionListPage:
+        self._require_bucket(bucket)
+        return await asyncio.to_thread(listing.list_versions, self.objects, bucket, query)
+
+    # -- multipart ------------------------------------------------------------------------------------------
+    async def create_upload(self, upload: UploadInfo) -> None:
+        self._paths(upload.bucket, upload.key)
+        await asyncio.to_thread(self.uploads.create, upload)
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadInfo:
+        self._require_bucket(bucket)
+        return self.uploads.get(bucket, key, upload_id)
+
+    async def write_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: AsyncIterator[bytes],
+        *,
+        digest: BodyDigest,
+        build: Callable[[int], PartInfo],
+    ) -> PartInfo:
+        self._require_bucket(bucket)
+        self.uploads.get(bucket, key, upload_id)
+        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
+
+        def finish() -> PartInfo:
+            part = build(temp.size)
+            with fsutil.disk_errors():
+                return self.uploads.store_part(bucket, key, upload_id, temp.path, part)
+
+        return await stream_to_temp(body, temp, finish)
+
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> Sequence[PartInfo]:
+        self._require_bucket(bucket)
+        parts = await asyncio.to_thread(self.uploads.parts, bucket, key, upload_id)
+        return [part for part, _ in parts]
+
+    async def list_uploads(self, bucket: str) -> Sequence[UploadInfo]:
+        self._require_bucket(bucket)
+        return await asyncio.to_thread(self.uploads.in_bucket, bucket)
+
+    async def complete_upload(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[PartInfo],
+        *,
+        digest: BodyDigest,
+        build: BuildObject,
+        condition: WriteCondition | None = None,
+        versioning: VersioningStatus | None = None,
+        version_id: str | None = None,
+    ) -> ObjectInfo:
+        kp = self._paths(bucket, key)
+        return await asyncio.to_thread(
+            self._complete, kp, upload_id, parts, digest, build, condition, versioning, version_id
+        )
+
+    def _complete(
+        self,
+        kp: KeyPaths,
+        upload_id: str,
+        parts: Sequence[PartInfo],
+        digest: BodyDigest,
+        build: BuildObject,
+        condition: WriteCondition | None,
+        versioning: VersioningStatus | None,
+        version_id: str | None,
+    ) -> ObjectInfo:
+        busy = self.uploads.take(kp.bucket, kp.key, upload_id, "complete")
+        temp = self.layout.tmp / fsutil.temp_name()
+        try:
+            size = self.uploads.assemble(busy, kp.bucket, kp.key, upload_id, parts, temp, digest)
+            new = build(size)
+            with fsutil.disk_errors():
+                info = self.objects.commit(
+                    kp, temp, new, size, condition=condition, versioning=versioning, version_id=version_id
+                )
+        except S3Error:
+            fsutil.unlink_quiet(temp)
+            self.uploads.give_back(busy, kp.bucket, upload_id)
+            raise
+        except BaseException:
+            fsutil.unlink_quiet(temp)
+            self.uploads.give_back(busy, kp.bucket, upload_id)
+            raise
+        self.uploads.drop(busy)
+        return info
+
+    async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        self._require_bucket(bucket)
+
+        def run() -> None:
+            self.uploads.drop(self.uploads.take(bucket, key, upload_id, "abort"))
+
+        await asyncio.to_thread(run)
+
+    async def expire_uploads(self, initiated_before: datetime) -> int:
+        self._ensure_started()
+        return await asyncio.to_thread(self.uploads.expire, initiated_before)
+
+
+def _has_files(root: Path) -> bool:
+    """Whether any non-directory entry exists below ``root`` (empty directories do not make a bucket busy)."""
+    return any(files for _, _, files in os.walk(root))

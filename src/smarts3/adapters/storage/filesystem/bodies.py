@@ -1,0 +1,96 @@
+"""Streaming a request body into a temp file: chunks are batched (~1 MiB) so each thread hop writes a lot, and
+``digest.update`` runs in the same worker thread right after the bytes are written."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from smarts3.adapters.storage.filesystem import fsutil
+from smarts3.domain.ports import BodyDigest
+
+T = TypeVar("T")
+BATCH = 1 << 20
+
+
+class TempFile:
+    """A temp file under ``.smarts3/tmp`` being filled; created lazily on the first write. Blocking methods."""
+
+    def __init__(self, tmp_dir: Path, digest: BodyDigest, *, fsync: bool) -> None:
+        self.path = tmp_dir / fsutil.temp_name()
+        self._digest = digest
+        self._fsync = fsync
+        self._fd: int | None = None
+        self.size = 0
+
+    def write(self, chunks: list[bytes]) -> None:
+        with fsutil.disk_errors():
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fd = self._fd
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                self._digest.update(chunk)
+                self.size += len(chunk)
+
+    def finish(self) -> None:
+        """Flush to disk and close; the file stays for the commit to rename."""
+        with fsutil.disk_errors():
+            if self._fd is None:
+                self.write([])
+            assert self._fd is not None
+            fd, self._fd = self._fd, None
+            try:
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def discard(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        fsutil.unlink_quiet(self.path)
+
+
+async def _batch(body: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while size < BATCH:
+        try:
+            chunk = await anext(body)
+        except StopAsyncIteration:
+            return chunks, True
+        if chunk:
+            chunks.append(chunk)
+            size += len(chunk)
+    return chunks, False
+
+
+async def stream_to_temp(body: AsyncIterator[bytes], temp: TempFile, finish: Callable[[], T]) -> T:
+    """Write ``body`` into ``temp`` then run ``finish`` (fsync + build + commit) in a worker thread.
+
+    A body that fits in one batch costs exactly one thread hop for write, fsync and commit together.
+    On any failure the temp file is removed.
+    """
+    iterator = aiter(body)
+    try:
+        while True:
+            chunks, done = await _batch(iterator)
+            if done:
+                return await asyncio.to_thread(_write_then, temp, chunks, finish)
+            await asyncio.to_thread(temp.write, chunks)
+    except BaseException:
+        temp.discard()
+        raise
+
+
+def _write_then(temp: TempFile, chunks: list[bytes], finish: Callable[[], T]) -> T:
+    temp.write(chunks)
+    temp.finish()
+    return finish()

@@ -1,0 +1,116 @@
+"""Small filesystem primitives: temp files that carry their writer's pid, fsync of files and directories,
+durable atomic small-file writes, and the mapping of disk-full/read-only errors to InsufficientStorage."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from smarts3.domain.errors import InsufficientStorage
+
+#: errors that mean "the disk cannot take this write right now", answered 507 like MinIO does
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+TEMP_PREFIX = "t"
+
+
+def temp_name(tag: str = "") -> str:
+    """A unique temp file name carrying our pid, so ``start()`` can tell leftovers of dead writers."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{tag}"
+
+
+def temp_owner(name: str) -> int | None:
+    if not name.startswith(TEMP_PREFIX):
+        return None
+    pid, sep, _ = name[len(TEMP_PREFIX) :].partition("-")
+    return int(pid) if sep and pid.isdigit() else None
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unlink_quiet(path: Path | str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def write_file(path: Path, data: bytes, *, fsync: bool) -> None:
+    """Write ``data`` to a new file (O_EXCL) and optionally fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, fsync: bool, tmp_dir: Path | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically: write a temp next to it (or in ``tmp_dir``), fsync, rename."""
+    temp = (tmp_dir or path.parent) / temp_name(".w")
+    try:
+        write_file(temp, data, fsync=fsync)
+        rename_into(temp, path)
+    except BaseException:
+        unlink_quiet(temp)
+        raise
+    if fsync:
+        fsync_dir(path.parent)
+
+
+def rename_into(source: Path | str, target: Path) -> None:
+    """``os.replace`` that creates the target's parents, retrying when a concurrent cleanup removed an empty
+    parent between our makedirs and the rename (another key's delete prunes empty directories)."""
+    for _ in range(8):
+        try:
+            os.replace(source, target)
+            return
+        except FileNotFoundError:
+            if not os.path.exists(source):
+                raise
+            os.makedirs(target.parent, exist_ok=True)
+    os.replace(source, target)
+
+
+def prune_empty_dirs(start: Path, stop: Path) -> None:
+    """Remove ``start`` and its parents while empty, never ``stop`` itself or anything above it."""
+    current = start
+    while current != stop and stop in current.parents:
+        try:
+            os.rmdir(current)
+        except OSError:
+            return
+        current = current.parent
+
+
+@contextlib.contextmanager
+def disk_errors() -> Iterator[None]:
+    """Turn disk-full / read-only / I/O errors into InsufficientStorage (S3 clients understand a 507)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise InsufficientStorage(f"Storage cannot be written: {os.strerror(exc.errno or 0)}") from exc
+        raise

@@ -1,0 +1,106 @@
+"""ListObjects and ListObjectVersions over the trees: lazy sorted walks (walk.py) feeding pagination.
+
+``list_objects`` walks only the data tree (never the version store) and reads a sidecar only for objects that
+land on the page. ``list_versions`` merges the data tree (latest versions) with the version store.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from pathlib import Path
+
+from smarts3.adapters.storage.filesystem import metadata, versions
+from smarts3.adapters.storage.filesystem.layout import components_key
+from smarts3.adapters.storage.filesystem.objects import ObjectEngine
+from smarts3.adapters.storage.filesystem.walk import TreeWalker
+from smarts3.domain.listing import common_prefix_of, paginate
+from smarts3.domain.models import ListPage, ListQuery, ObjectInfo, VersionListPage, VersionListQuery
+
+
+def list_objects(engine: ObjectEngine, bucket: str, query: ListQuery) -> ListPage:
+    walker = TreeWalker(engine.layout.bucket_dir(bucket))
+    entries = walker.entries(query.prefix, query.start_after)
+    return paginate(entries, query, lambda path: _load(engine, bucket, path), walker.skip_to)
+
+
+def _load(engine: ObjectEngine, bucket: str, path: Path) -> ObjectInfo | None:
+    root = engine.layout.bucket_dir(bucket)
+    try:
+        key = components_key(list(path.relative_to(root).parts))
+    except ValueError:
+        return None
+    return engine.load_listed(bucket, key)
+
+
+def _keys(walker: TreeWalker, prefix: str, marker: str) -> Iterator[str]:
+    for key, _ in walker.entries(prefix, marker, inclusive=True):
+        yield key
+
+
+def list_versions(engine: ObjectEngine, bucket: str, query: VersionListQuery) -> VersionListPage:
+    layout = engine.layout
+    data_walker = TreeWalker(layout.bucket_dir(bucket))
+    store_walker = TreeWalker(layout.versions_root(bucket), versions=True)
+    # inclusive of the key marker itself: versions after version_id_marker may remain on it
+    marker = query.key_marker
+    merged = heapq.merge(_keys(data_walker, query.prefix, marker), _keys(store_walker, query.prefix, marker))
+
+    out: list[ObjectInfo] = []
+    prefixes: list[str] = []
+    max_keys = query.max_keys
+    last_key: str | None = None
+    last_vid: str | None = None
+    previous: str | None = None
+    truncated = False
+    for key in merged:
+        if key == previous:
+            continue
+        previous = key
+        if key < query.key_marker or (key == query.key_marker and not query.version_id_marker):
+            continue
+        group = common_prefix_of(key, query.prefix, query.delimiter)
+        if group is not None:
+            if (prefixes and prefixes[-1] == group) or group <= query.key_marker:
+                continue
+            if len(out) + len(prefixes) >= max_keys:
+                truncated = True
+                break
+            prefixes.append(group)
+            last_key, last_vid = group, None
+            continue
+        key_versions = _versions_of(engine, bucket, key)
+        if key == query.key_marker:
+            ids = [info.version_id or "null" for info in key_versions]
+            if query.version_id_marker not in ids:
+                continue
+            key_versions = key_versions[ids.index(query.version_id_marker) + 1 :]
+        for info in key_versions:
+            if len(out) + len(prefixes) >= max_keys:
+                truncated = True
+                break
+            out.append(info)
+            last_key, last_vid = key, info.version_id or "null"
+        if truncated:
+            break
+    return VersionListPage(
+        versions=tuple(out),
+        common_prefixes=tuple(prefixes),
+        is_truncated=truncated,
+        next_key_marker=last_key if truncated else None,
+        next_version_id_marker=last_vid if truncated else None,
+    )
+
+
+def _versions_of(engine: ObjectEngine, bucket: str, key: str) -> list[ObjectInfo]:
+    """Every version of one key, newest first, the first flagged latest."""
+    kp = engine.paths(bucket, key)
+    found: list[ObjectInfo] = []
+    plain = engine.load_listed(bucket, key)
+    if plain is not None:
+        found.append(plain)
+    for entry in versions.entries(kp.vdir):
+        record = versions.read(kp.vdir, entry)
+        if record is not None:
+            found.append(metadata.record_to_info(key, record, is_latest=not found))
+    return found

@@ -1,0 +1,193 @@
+"""Sidecar records: the JSON kept next to (not inside) object data, and a small cache of parsed sidecars.
+
+A sidecar is ``{"key", "id", "pending", "obj", "prev"}``:
+
+* ``obj`` the object's metadata (everything in ObjectInfo but ``key``/``is_latest``, plus ``seq`` for ordering
+  versions);
+* ``id`` the identity ``[st_ino, st_size, st_mtime_ns]`` of the data file this metadata describes. A data file
+  whose identity differs was changed by someone else, or its commit was interrupted (see objects.py);
+* ``pending`` the temp file name the data was committed from (rolled forward by readers after a crash);
+* ``prev`` the previous ``{"id", "obj"}``, so a commit interrupted before its data rename rolls *back* to the
+  old metadata instead of pairing old bytes with new metadata.
+
+The full key is stored in every record because over-long segments are split in the path (layout.py) and a
+future layout may hash them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+import cattrs
+import msgspec
+
+from smarts3.domain.models import NewObject, ObjectInfo, PartInfo, UploadInfo
+
+Identity = tuple[int, int, int]
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+converter = cattrs.Converter()
+converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
+converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+
+
+def identity_of(st: os.stat_result) -> Identity:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def encode(doc: Any) -> bytes:
+    return _encoder.encode(doc)
+
+
+def decode(data: bytes) -> Any:
+    return _decoder.decode(data)
+
+
+def _dt(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def record_from_new(
+    new: NewObject, *, size: int, now: datetime, version_id: str | None, seq: int
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "etag": new.etag,
+        "size": size,
+        "mtime": now.isoformat(),
+        "seq": seq,
+        "vid": version_id,
+        "h": dict(new.headers),
+        "um": dict(new.user_metadata),
+        "ck": dict(new.checksums),
+        "ckt": new.checksum_type,
+        "sc": new.storage_class,
+        "tags": [list(tag) for tag in new.tags],
+        "pc": new.parts_count,
+        "lmode": new.lock_mode,
+        "luntil": _dt(new.lock_retain_until),
+        "lhold": new.legal_hold,
+    }
+    return record
+
+
+def marker_record(*, now: datetime, version_id: str | None, seq: int) -> dict[str, Any]:
+    return {"etag": "", "size": 0, "mtime": now.isoformat(), "seq": seq, "vid": version_id, "dm": True}
+
+
+def record_to_info(key: str, record: dict[str, Any], *, is_latest: bool = True) -> ObjectInfo:
+    until = record.get("luntil")
+    return ObjectInfo(
+        key=key,
+        size=record["size"],
+        etag=record["etag"],
+        last_modified=datetime.fromisoformat(record["mtime"]),
+        headers=record.get("h") or {},
+        user_metadata=record.get("um") or {},
+        checksums=record.get("ck") or {},
+        checksum_type=record.get("ckt"),
+        storage_class=record.get("sc") or "STANDARD",
+        tags=tuple((k, v) for k, v in record.get("tags") or ()),
+        version_id=record.get("vid"),
+        is_delete_marker=bool(record.get("dm")),
+        is_latest=is_latest,
+        parts_count=record.get("pc"),
+        lock_mode=record.get("lmode"),
+        lock_retain_until=None if until is None else datetime.fromisoformat(until),
+        legal_hold=record.get("lhold"),
+    )
+
+
+def info_to_record(info: ObjectInfo, seq: int) -> dict[str, Any]:
+    """Inverse of record_to_info (used by update_object after the domain changed tags/retention)."""
+    record = record_from_new(
+        NewObject(
+            etag=info.etag,
+            headers=info.headers,
+            user_metadata=info.user_metadata,
+            checksums=info.checksums,
+            checksum_type=info.checksum_type,
+            storage_class=info.storage_class,
+            tags=info.tags,
+            parts_count=info.parts_count,
+            lock_mode=info.lock_mode,
+            lock_retain_until=info.lock_retain_until,
+            legal_hold=info.legal_hold,
+        ),
+        size=info.size,
+        now=info.last_modified,
+        version_id=info.version_id,
+        seq=seq,
+    )
+    if info.is_delete_marker:
+        record["dm"] = True
+    return record
+
+
+def upload_to_bytes(upload: UploadInfo) -> bytes:
+    return encode(converter.unstructure(upload))
+
+
+def upload_from_bytes(data: bytes) -> UploadInfo:
+    return converter.structure(decode(data), UploadInfo)
+
+
+def part_to_bytes(part: PartInfo, data_name: str) -> bytes:
+    doc = converter.unstructure(part)
+    doc["file"] = data_name
+    return encode(doc)
+
+
+def part_from_bytes(data: bytes) -> tuple[PartInfo, str]:
+    doc = decode(data)
+    name = doc.pop("file")
+    return converter.structure(doc, PartInfo), name
+
+
+class SidecarCache:
+    """Parsed sidecars keyed by path and validated by the sidecar file's (ino, mtime_ns, size).
+
+    Listing a page re-reads the same sidecars again and again; a stat is much cheaper than open+read+parse.
+    Bounded LRU; thread-safe because listing runs in worker threads.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[str, tuple[tuple[int, int, int], dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        """The sidecar at ``path`` (None when absent or unreadable garbage)."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            hit = self._items.get(path)
+            if hit is not None and hit[0] == stamp:
+                self._items.move_to_end(path)
+                return hit[1]
+        try:
+            with open(path, "rb") as handle:
+                doc = decode(handle.read())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except msgspec.DecodeError:
+            return None
+        if not isinstance(doc, dict) or "obj" not in doc:
+            return None
+        with self._lock:
+            self._items[path] = (stamp, doc)
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return doc
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._items.pop(path, None)

@@ -1,0 +1,509 @@
+"""Object reads, commits, deletes and versioning on the filesystem: the crash-consistency protocol lives here.
+
+Commit of a new latest version (under the key's cross-process lock, see locks.py):
+
+1. the body is already in ``.smarts3/tmp/t<pid>-...`` and fsynced; ``build`` has accepted it;
+2. ``condition`` sees the current latest; conflicts (``a`` vs ``a/b``) are checked; nothing changed yet;
+3. with versioning, the current plain file is archived into the version store (versions.py);
+4. the sidecar is written to a temp, fsynced, renamed into place. It records the identity
+   ``(st_ino, size, mtime_ns)`` of the *new* data (a rename keeps both), the temp name (``pending``) and the
+   previous ``{id, obj}`` (``prev``);
+5. the data temp is renamed onto the plain path; both directories are fsynced.
+
+A reader trusts a sidecar only when its identity matches the data file it opened. Otherwise, under the lock:
+the pending temp still exists -> roll forward (rename it); the data matches ``prev`` -> roll back (the temp was
+lost); neither -> the file was changed by another program: recompute its MD5 ETag. So new data never pairs with
+old metadata nor the reverse, whatever instant a crash hits. Deletes remove data first, then the sidecar; a
+sidecar without data is an absent object and is cleaned up lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from smarts3.adapters.storage.filesystem import fsutil, metadata, versions
+from smarts3.adapters.storage.filesystem.layout import Layout, key_components
+from smarts3.adapters.storage.filesystem.locks import KeyLocks
+from smarts3.domain.errors import (
+    InvalidObjectName,
+    MethodNotAllowed,
+    NoSuchKey,
+    NoSuchVersion,
+    ObjectExistsAsDirectory,
+    ParentIsObject,
+)
+from smarts3.domain.models import (
+    NULL_VERSION,
+    DeleteOutcome,
+    NewObject,
+    ObjectInfo,
+    VersioningStatus,
+)
+from smarts3.domain.ports import Clock, WriteCondition
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_DELETE_MARKER = {"x-amz-delete-marker": "true"}
+_HASH_CHUNK = 1 << 20
+
+
+class NeedLock(Exception):
+    """Internal: the lock-free fast path found something only a locked repair may resolve."""
+
+
+@attrs.frozen
+class KeyPaths:
+    bucket: str
+    key: str
+    components: list[str]
+    data: Path
+    sidecar: Path
+    vdir: Path
+
+
+@attrs.frozen
+class Found:
+    """One resolved version: its record, where its bytes are, and (for opens) an fd bound to those bytes."""
+
+    record: dict[str, Any]
+    data: Path | None
+    fd: int | None
+    plain: bool
+    entry: versions.Entry | None = None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def _same_version(record: dict[str, Any], version_id: str) -> bool:
+    return (record.get("vid") or NULL_VERSION) == version_id
+
+
+class ObjectEngine:
+    def __init__(
+        self, layout: Layout, locks: KeyLocks, cache: metadata.SidecarCache, *, fsync: bool, clock: Clock
+    ):
+        self.layout = layout
+        self.locks = locks
+        self.cache = cache
+        self.fsync = fsync
+        self.clock = clock
+
+    def paths(self, bucket: str, key: str) -> KeyPaths:
+        components = key_components(key)
+        layout = self.layout
+        return KeyPaths(
+            bucket,
+            key,
+            components,
+            layout.data_path(bucket, components),
+            layout.sidecar_path(bucket, components),
+            layout.version_dir(bucket, components),
+        )
+
+    def _inside(self, kp: KeyPaths) -> bool:
+        """False when a directory on the way to the data file is a symlink (it could point out of the bucket)."""
+        parent = kp.data.parent
+        return os.path.realpath(parent) == str(parent)
+
+    # -- reading the plain (latest) file --------------------------------------------------------------------
+    def read_plain(self, kp: KeyPaths, *, locked: bool, want_fd: bool) -> Found | None:
+        """The version at the plain path, or None. Raises NeedLock when a repair is required and not locked."""
+        fd: int | None = None
+        try:
+            if want_fd:
+                fd = os.open(kp.data, _OPEN_FLAGS)
+                st = os.fstat(fd)
+            else:
+                st = os.lstat(kp.data)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
+                raise
+            if self._plain_absent(kp, locked=locked):
+                return self.read_plain(kp, locked=locked, want_fd=want_fd)
+            return None
+        try:
+            if not stat.S_ISREG(st.st_mode) or not self._inside(kp):
+                raise _Absent()
+            doc = self.cache.read(str(kp.sidecar))
+            ident = metadata.identity_of(st)
+            if doc is not None and tuple(doc["id"]) == ident:
+                return Found(doc["obj"], kp.data, fd, plain=True)
+            if not locked:
+                raise NeedLock()
+            record = self._repair(kp, doc, st)
+            if record is None:
+                raise _Absent()
+            if fd is not None:
+                # a roll-forward may have replaced the file: reopen the now-current bytes (we hold the lock)
+                os.close(fd)
+                fd = None
+                fd = os.open(kp.data, _OPEN_FLAGS)
+            return Found(record, kp.data, fd, plain=True)
+        except _Absent:
+            if fd is not None:
+                os.close(fd)
+            return None
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
+
+    def _plain_absent(self, kp: KeyPaths, *, locked: bool) -> bool:
+        """No data file: roll a pending commit forward (True: read again) or drop a stale sidecar."""
+        doc = self.cache.read(str(kp.sidecar))
+        if doc is None:
+            return False
+        pending = doc.get("pending")
+        if pending and os.path.exists(self.layout.tmp / pending):
+            # a commit whose data rename has not happened yet (a writer mid-commit, or a crash)
+            if not locked:
+                raise NeedLock()
+            self._roll_forward(kp, pending)
+            return True
+        if locked:
+            # sidecar without data: the object is absent; tidy up
+            fsutil.unlink_quiet(kp.sidecar)
+            self.cache.forget(str(kp.sidecar))
+            fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
+        return False
+
+    def _roll_forward(self, kp: KeyPaths, pending: str) -> None:
+        os.makedirs(kp.data.parent, exist_ok=True)
+        fsutil.rename_into(self.layout.tmp / pending, kp.data)
+        if self.fsync:
+            fsutil.fsync_dir(kp.data.parent)
+
+    def _repair(self, kp: KeyPaths, doc: dict[str, Any] | None, st: os.stat_result) -> dict[str, Any] | None:
+        """Make sidecar and data agree again (caller holds the lock). Returns the record now valid."""
+        ident = metadata.identity_of(st)
+        if doc is not None:
+            pending = doc.get("pending")
+            if pending and os.path.exists(self.layout.tmp / pending):
+                self._roll_forward(kp, pending)
+                return dict(doc["obj"])
+            prev = doc.get("prev")
+            if prev and tuple(prev["id"]) == ident:
+                self._write_sidecar(kp, ident, prev["obj"], pending=None, prev=None)
+                return dict(prev["obj"])
+        # written by another program (no sidecar) or changed behind our back: hash it once, cache the result
+        md5 = hashlib.md5(usedforsecurity=False)
+        fd = os.open(kp.data, _OPEN_FLAGS)
+        try:
+            st = os.fstat(fd)
+            while chunk := os.read(fd, _HASH_CHUNK):
+                md5.update(chunk)
+        finally:
+            os.close(fd)
+        old = doc["obj"] if doc is not None else {}
+        record = metadata.record_from_new(
+            NewObject(etag=md5.hexdigest()),
+            size=st.st_size,
+            now=_mtime(st),
+            version_id=old.get("vid"),
+            seq=max(time.time_ns(), int(old.get("seq", 0)) + 1),
+        )
+        self._write_sidecar(kp, metadata.identity_of(st), record, pending=None, prev=None)
+        return record
+
+    def _write_sidecar(
+        self,
+        kp: KeyPaths,
+        ident: tuple[int, int, int],
+        record: dict[str, Any],
+        *,
+        pending: str | None,
+        prev: dict[str, Any] | None,
+    ) -> None:
+        doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
+        os.makedirs(kp.sidecar.parent, exist_ok=True)
+        fsutil.atomic_write(kp.sidecar, metadata.encode(doc), fsync=self.fsync, tmp_dir=self.layout.tmp)
+        self.cache.forget(str(kp.sidecar))
+
+    # -- resolving versions ---------------------------------------------------------------------------------
+    def latest(self, kp: KeyPaths, *, locked: bool, want_fd: bool = False) -> Found | None:
+        """The latest version: the plain file, else the newest version-store entry (maybe a delete marker)."""
+        found = self.read_plain(kp, locked=locked, want_fd=want_fd)
+        if found is not None:
+            return found
+        newest = versions.newest(kp.vdir)
+        if newest is None:
+            return None
+        return self._store_found(kp, *newest, want_fd=want_fd)
+
+    def _store_found(
+        self, kp: KeyPaths, entry: versions.Entry, record: dict[str, Any], *, want_fd: bool
+    ) -> Found:
+        data = None if record.get("dm") else entry.data_path(kp.vdir)
+        fd = os.open(data, _OPEN_FLAGS) if (want_fd and data is not None) else None
+        return Found(record, data, fd, plain=False, entry=entry)
+
+    def resolve(self, kp: KeyPaths, version_id: str | None, *, locked: bool, want_fd: bool) -> Found:
+        """What GET/HEAD address, with S3's errors for absent keys, versions and delete markers."""
+        if version_id is None:
+            found = self.latest(kp, locked=locked, want_fd=want_fd)
+            if found is None:
+                raise NoSuchKey(resource=kp.key, extra={"Key": kp.key})
+            if found.record.get("dm"):
+                found.close()
+                raise NoSuchKey(resource=kp.key, extra={"Key": kp.key}, headers=self._marker_headers(found))
+            return found
+        plain = self.read_plain(kp, locked=locked, want_fd=want_fd)
+        if plain is not None:
+            if _same_version(plain.record, version_id):
+                return plain
+            plain.close()
+        hit = versions.find(kp.vdir, version_id)
+        if hit is None:
+            raise NoSuchVersion(resource=kp.key, extra={"Key": kp.key, "VersionId": version_id})
+        found = self._store_found(kp, *hit, want_fd=want_fd)
+        if found.record.get("dm"):
+            raise MethodNotAllowed(
+                resource=kp.key,
+                headers=self._marker_headers(found),
+                extra={"Method": "GET", "ResourceType": "DeleteMarker"},
+            )
+        return found
+
+    @staticmethod
+    def _marker_headers(found: Found) -> dict[str, str]:
+        headers = dict(_DELETE_MARKER)
+        vid = found.record.get("vid")
+        if vid:
+            headers["x-amz-version-id"] = vid
+        return headers
+
+    def resolve_any(self, kp: KeyPaths, version_id: str | None, *, want_fd: bool) -> Found:
+        """``resolve`` trying the lock-free path first (a few times, writers may be mid-commit), then locked."""
+        for _ in range(3):
+            try:
+                return self.resolve(kp, version_id, locked=False, want_fd=want_fd)
+            except NeedLock:
+                continue
+        with self.locks.hold(kp.bucket, kp.key):
+            return self.resolve(kp, version_id, locked=True, want_fd=want_fd)
+
+    def info(self, kp: KeyPaths, found: Found, *, is_latest: bool = True) -> ObjectInfo:
+        return metadata.record_to_info(kp.key, found.record, is_latest=is_latest)
+
+    def load_listed(self, bucket: str, key: str) -> ObjectInfo | None:
+        """ObjectInfo of a plain file found by a listing (None if it vanished meanwhile)."""
+        try:
+            kp = self.paths(bucket, key)
+        except InvalidObjectName:
+            return None
+        try:
+            found = self.read_plain(kp, locked=False, want_fd=False)
+        except NeedLock:
+            with self.locks.hold(bucket, key):
+                found = self.read_plain(kp, locked=True, want_fd=False)
+        return None if found is None else metadata.record_to_info(key, found.record)
+
+    # -- commits --------------------------------------------------------------------------------------------
+    def commit(
+        self,
+        kp: KeyPaths,
+        temp: Path,
+        new: NewObject,
+        size: int,
+        *,
+        condition: WriteCondition | None,
+        versioning: VersioningStatus | None,
+        version_id: str | None,
+    ) -> ObjectInfo:
+        """Make the fsynced ``temp`` the latest version of the key (see the module doc). Blocking."""
+        with self.locks.hold(kp.bucket, kp.key):
+            current = self.latest(kp, locked=True)
+            if condition is not None:
+                live = current if current is not None and not current.record.get("dm") else None
+                condition(None if live is None else metadata.record_to_info(kp.key, live.record))
+            self._prepare_path(kp)
+            seq = time.time_ns()
+            if current is not None:
+                seq = max(seq, int(current.record.get("seq", 0)) + 1)
+            prev: dict[str, Any] | None = None
+            if versioning is None:
+                new_vid = None
+            elif versioning == "Enabled":
+                new_vid = version_id
+            else:
+                new_vid = NULL_VERSION
+            plain = current if current is not None and current.plain else None
+            if versioning == "Suspended":
+                self._drop_null_entries(kp)
+            if versioning is not None:
+                if plain is not None and (
+                    versioning == "Enabled" or plain.record.get("vid") not in (None, NULL_VERSION)
+                ):
+                    self._archive_plain(kp, plain.record)
+                    plain = None
+            if plain is not None:
+                prev = {"id": list(metadata.identity_of(os.lstat(kp.data))), "obj": plain.record}
+            now = self.clock.now()
+            record = metadata.record_from_new(new, size=size, now=now, version_id=new_vid, seq=seq)
+            ident = metadata.identity_of(os.stat(temp))
+            self._write_sidecar(kp, ident, record, pending=temp.name, prev=prev)
+            try:
+                fsutil.rename_into(temp, kp.data)
+            except IsADirectoryError as exc:
+                raise ObjectExistsAsDirectory(resource=kp.key) from exc
+            if self.fsync:
+                fsutil.fsync_dir(kp.data.parent)
+                fsutil.fsync_dir(kp.sidecar.parent)
+            return metadata.record_to_info(kp.key, record)
+
+    def _prepare_path(self, kp: KeyPaths) -> None:
+        """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
+        bucket_dir = self.layout.bucket_dir(kp.bucket)
+        try:
+            os.makedirs(kp.data.parent, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ParentIsObject(resource=kp.key) from exc
+        if kp.data.parent != bucket_dir and not self._inside(kp):
+            raise InvalidObjectName("The key's path crosses a symbolic link.", resource=kp.key)
+        if os.path.isdir(kp.data) and not os.path.islink(kp.data):
+            try:
+                os.rmdir(kp.data)  # an empty leftover directory may go
+            except OSError as exc:
+                raise ObjectExistsAsDirectory(resource=kp.key) from exc
+
+    def _archive_plain(self, kp: KeyPaths, record: dict[str, Any]) -> None:
+        archived = dict(record)
+        archived["vid"] = record.get("vid") or NULL_VERSION
+        versions.add(kp.vdir, kp.key, archived, kp.data, fsync=self.fsync, tmp=self.layout.tmp)
+        self._drop_sidecar(kp)
+
+    def _drop_sidecar(self, kp: KeyPaths) -> None:
+        fsutil.unlink_quiet(kp.sidecar)
+        self.cache.forget(str(kp.sidecar))
+        fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
+
+    def _drop_plain(self, kp: KeyPaths) -> None:
+        # data first, then sidecar: a sidecar without data already reads as absent
+        fsutil.unlink_quiet(kp.data)
+        self._drop_sidecar(kp)
+        fsutil.prune_empty_dirs(kp.data.parent, self.layout.bucket_dir(kp.bucket))
+        if self.fsync:
+            with contextlib.suppress(FileNotFoundError):
+                fsutil.fsync_dir(kp.data.parent)
+
+    def _drop_null_entries(self, kp: KeyPaths) -> None:
+        for entry in versions.entries(kp.vdir):
+            if entry.version_id == NULL_VERSION:
+                versions.remove(kp.vdir, entry, self.layout.versions_root(kp.bucket))
+
+    def _promote(self, kp: KeyPaths) -> None:
+        """After the latest was removed by id, make the next newest version the plain file again."""
+        newest = versions.newest(kp.vdir)
+        if newest is None or newest[1].get("dm"):
+            return
+        entry, record = newest
+        data = entry.data_path(kp.vdir)
+        try:
+            self._prepare_path(kp)
+        except (ParentIsObject, ObjectExistsAsDirectory, InvalidObjectName):
+            return  # another key took the path meanwhile: the version stays readable from the store
+        # sidecar first (identity of the store file, which the rename keeps), then data, then the store json
+        self._write_sidecar(kp, metadata.identity_of(os.stat(data)), record, pending=None, prev=None)
+        fsutil.rename_into(data, kp.data)
+        fsutil.unlink_quiet(entry.json_path(kp.vdir))
+        fsutil.prune_empty_dirs(kp.vdir, self.layout.versions_root(kp.bucket))
+        if self.fsync:
+            fsutil.fsync_dir(kp.data.parent)
+
+    # -- deletes --------------------------------------------------------------------------------------------
+    def delete(
+        self,
+        kp: KeyPaths,
+        *,
+        version_id: str | None,
+        versioning: VersioningStatus | None,
+        marker_version_id: str | None,
+        condition: WriteCondition | None,
+    ) -> DeleteOutcome:
+        with self.locks.hold(kp.bucket, kp.key):
+            current = self.latest(kp, locked=True)
+            if condition is not None:
+                live = current if current is not None and not current.record.get("dm") else None
+                condition(None if live is None else metadata.record_to_info(kp.key, live.record))
+            if version_id is not None:
+                return self._delete_version(kp, current, version_id)
+            plain = current if current is not None and current.plain else None
+            if versioning is None:
+                if plain is not None:
+                    self._drop_plain(kp)
+                return DeleteOutcome()
+            seq = time.time_ns()
+            if current is not None:
+                seq = max(seq, int(current.record.get("seq", 0)) + 1)
+            if versioning == "Suspended":
+                self._drop_null_entries(kp)
+                if plain is not None and plain.record.get("vid") in (None, NULL_VERSION):
+                    self._drop_plain(kp)
+                    plain = None
+                marker_id = NULL_VERSION
+            else:
+                marker_id = marker_version_id or NULL_VERSION
+            if plain is not None:
+                self._archive_plain(kp, plain.record)
+                fsutil.prune_empty_dirs(kp.data.parent, self.layout.bucket_dir(kp.bucket))
+            marker = metadata.marker_record(now=self.clock.now(), version_id=marker_id, seq=seq)
+            versions.add(kp.vdir, kp.key, marker, None, fsync=self.fsync, tmp=self.layout.tmp)
+            return DeleteOutcome(version_id=marker_id, delete_marker=True)
+
+    def _delete_version(self, kp: KeyPaths, current: Found | None, version_id: str) -> DeleteOutcome:
+        if current is not None and current.plain and _same_version(current.record, version_id):
+            self._drop_plain(kp)
+            self._promote(kp)
+            return DeleteOutcome(version_id=version_id)
+        hit = versions.find(kp.vdir, version_id)
+        if hit is None:
+            # S3 answers 204 for a version that does not exist
+            return DeleteOutcome(version_id=version_id)
+        entry, record = hit
+        was_latest = current is not None and not current.plain and current.entry == entry
+        versions.remove(kp.vdir, entry, self.layout.versions_root(kp.bucket))
+        if was_latest:
+            self._promote(kp)
+        return DeleteOutcome(version_id=version_id, delete_marker=bool(record.get("dm")))
+
+    # -- metadata updates -----------------------------------------------------------------------------------
+    def update(
+        self, kp: KeyPaths, version_id: str | None, change: Callable[[ObjectInfo], ObjectInfo]
+    ) -> ObjectInfo:
+        with self.locks.hold(kp.bucket, kp.key):
+            found = self.resolve(kp, version_id, locked=True, want_fd=False)
+            before = metadata.record_to_info(kp.key, found.record)
+            after = change(before)
+            record = metadata.info_to_record(after, int(found.record.get("seq", 0)))
+            if found.plain:
+                ident = metadata.identity_of(os.lstat(kp.data))
+                self._write_sidecar(kp, ident, record, pending=None, prev=None)
+            else:
+                assert found.entry is not None
+                fsutil.atomic_write(
+                    found.entry.json_path(kp.vdir),
+                    metadata.encode({"key": kp.key, "obj": record}),
+                    fsync=self.fsync,
+                    tmp_dir=self.layout.tmp,
+                )
+            return metadata.record_to_info(kp.key, record)
+
+
+class _Absent(Exception):
+    pass
+
+
+def _mtime(st: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC)
