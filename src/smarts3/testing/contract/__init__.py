@@ -4,23 +4,23 @@ Every test is written against the port only. To check an adapter, subclass ``Sto
 module of your own and provide an async ``storage`` fixture that yields a fresh, started backend::
 
     # tests/test_my_adapter_contract.py
-    import pytest
+    import pytest_asyncio
 
     from smarts3.testing.contract import StorageContract
     from my_package import MyStorage
 
 
     class TestMyStorageContract(StorageContract):
-        @pytest.fixture
+        @pytest_asyncio.fixture
         async def storage(self, tmp_path):
             backend = MyStorage(tmp_path)
             await backend.start()
             yield backend
             await backend.close()
 
-Run it with pytest and pytest-asyncio (``asyncio_mode = "auto"``, or mark the class
-``pytestmark = pytest.mark.asyncio``). Each test gets its own ``storage``; the kit creates the bucket it uses
-through the ``bucket`` fixture. The groups (``BucketContract``, ``ObjectContract``, ``ListingContract``,
+Run it with pytest and pytest-asyncio, in either asyncio mode: the kit marks its own tests (with
+``asyncio_mode = "auto"`` a plain ``@pytest.fixture`` works for ``storage`` too). Each test gets its own
+``storage``; the kit creates the bucket it uses through the ``bucket`` fixture. The groups (``BucketContract``, ``ObjectContract``, ``ListingContract``,
 ``MultipartContract``, ``VersioningContract``, ``ConditionContract``) can also be subclassed one by one, e.g.
 while an adapter is half written. ``smarts3.testing.contract.helpers`` has the digests, builds and bodies the
 tests use, for writing adapter-specific tests in the same style.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import pytest_asyncio
 
 from smarts3.domain.ports import StorageBackend
 
@@ -13,7 +14,10 @@ REGION = "us-east-1"
 class ContractBase:
     """Base of every contract group. Subclasses must provide an async ``storage`` fixture (a started backend)."""
 
-    @pytest.fixture
+    # explicit, so the kit also runs under pytest-asyncio's default strict mode
+    pytestmark = pytest.mark.asyncio
+
+    @pytest_asyncio.fixture
     async def bucket(self, storage: StorageBackend) -> str:
         await storage.create_bucket(BUCKET, region=REGION)
         return BUCKET
