@@ -10,12 +10,21 @@ import heapq
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
+
 from smarts3.adapters.storage.filesystem import metadata, versions
 from smarts3.adapters.storage.filesystem.layout import components_key
 from smarts3.adapters.storage.filesystem.objects import ObjectEngine
 from smarts3.adapters.storage.filesystem.walk import TreeWalker
 from smarts3.domain.listing import common_prefix_of, paginate
-from smarts3.domain.models import ListPage, ListQuery, ObjectInfo, VersionListPage, VersionListQuery
+from smarts3.domain.models import (
+    NULL_VERSION,
+    ListPage,
+    ListQuery,
+    ObjectInfo,
+    VersionListPage,
+    VersionListQuery,
+)
 
 
 def list_objects(engine: ObjectEngine, bucket: str, query: ListQuery) -> ListPage:
@@ -98,7 +107,8 @@ def _versions_of(engine: ObjectEngine, bucket: str, key: str) -> list[ObjectInfo
     found: list[ObjectInfo] = []
     plain = engine.load_listed(bucket, key)
     if plain is not None:
-        found.append(plain)
+        # ListObjectVersions names a never-versioned object "null" (contract kit; GET/HEAD keep None)
+        found.append(plain if plain.version_id else attrs.evolve(plain, version_id=NULL_VERSION))
     for entry in versions.entries(kp.vdir):
         record = versions.read(kp.vdir, entry)
         if record is not None:

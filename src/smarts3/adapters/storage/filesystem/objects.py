@@ -80,6 +80,7 @@ class Found:
     fd: int | None
     plain: bool
     entry: versions.Entry | None = None
+    is_latest: bool = True
 
     def close(self) -> None:
         if self.fd is not None:
@@ -267,7 +268,9 @@ class ObjectEngine:
         hit = versions.find(kp.vdir, version_id)
         if hit is None:
             raise NoSuchVersion(resource=kp.key, extra={"Key": kp.key, "VersionId": version_id})
+        newest = None if plain is not None else versions.newest(kp.vdir)
         found = self._store_found(kp, *hit, want_fd=want_fd)
+        found = attrs.evolve(found, is_latest=newest is not None and newest[0] == hit[0])
         if found.record.get("dm"):
             raise MethodNotAllowed(
                 resource=kp.key,
@@ -294,8 +297,8 @@ class ObjectEngine:
         with self.locks.hold(kp.bucket, kp.key):
             return self.resolve(kp, version_id, locked=True, want_fd=want_fd)
 
-    def info(self, kp: KeyPaths, found: Found, *, is_latest: bool = True) -> ObjectInfo:
-        return metadata.record_to_info(kp.key, found.record, is_latest=is_latest)
+    def info(self, kp: KeyPaths, found: Found) -> ObjectInfo:
+        return metadata.record_to_info(kp.key, found.record, is_latest=found.is_latest)
 
     def load_listed(self, bucket: str, key: str) -> ObjectInfo | None:
         """ObjectInfo of a plain file found by a listing (None if it vanished meanwhile)."""
