@@ -44,6 +44,17 @@ def _tmp_files(root: Path) -> list[str]:
     return sorted(os.listdir(root / ".smarts3" / "tmp"))
 
 
+def _files_outside_bucket(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_relative_to(root / BUCKET)]
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
 def _sidecar(root: Path, key: str) -> Path:
     comps = key_components(key)
     return root.joinpath(
@@ -87,8 +98,7 @@ async def test_traversal_keys_stay_inside_the_bucket(
 ) -> None:
     await put(storage, BUCKET, key, b"data")
     assert await get(storage, BUCKET, key) == b"data"
-    outside = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(tmp_path / BUCKET)]
-    assert all(p.is_relative_to(tmp_path / ".smarts3") for p in outside)
+    assert all(p.is_relative_to(tmp_path / ".smarts3") for p in _files_outside_bucket(tmp_path))
     assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
     page = await storage.list_objects(BUCKET, ListQuery())
     assert [o.key for o in page.objects] == [key]
@@ -194,10 +204,7 @@ async def test_large_body_is_streamed_in_batches(storage: FilesystemStorage) -> 
 async def test_start_removes_temps_of_dead_writers_only(tmp_path: Path) -> None:
     backend = FilesystemStorage(tmp_path, fsync=False)
     await backend.start()
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    dead_pid = int(dead.stdout)
+    dead_pid = _dead_pid()
     tmp = tmp_path / ".smarts3" / "tmp"
     (tmp / f"t{dead_pid}-abc").write_bytes(b"junk")
     (tmp / f"t{os.getpid()}-live").write_bytes(b"in progress")
