@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.handlers import asgi
@@ -51,20 +52,36 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
             return Response({"status": "unavailable", "reason": str(error)}, status_code=503)
         return Response({"status": "ready"})
 
+    metrics = container.metrics()
+    handlers: list[Any] = [health, ready, s3]
+    if metrics is not None:
+
+        @get(
+            settings.metrics.path, media_type="text/plain; version=0.0.4; charset=utf-8", sync_to_thread=False
+        )
+        def prometheus() -> Response[bytes]:
+            return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+        handlers.append(prometheus)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await backend.start()
         cleanup = asyncio.create_task(_expire_uploads_forever(multipart, settings))
+        gauges = asyncio.create_task(_refresh_upload_gauge(backend, metrics)) if metrics is not None else None
         try:
             yield
         finally:
-            cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cleanup
+            for task in (cleanup, gauges):
+                if task is None:
+                    continue
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await backend.close()
 
     app = Litestar(
-        route_handlers=[health, ready, s3],
+        route_handlers=handlers,
         lifespan=[lifespan],
         openapi_config=None,
         logging_config=None,
@@ -96,4 +113,17 @@ async def _expire_uploads_forever(multipart: object, settings: Settings) -> None
             log.exception("multipart cleanup failed")
         if interval <= 0:
             return
+        await asyncio.sleep(interval)
+
+
+async def _refresh_upload_gauge(backend: StorageBackend, metrics: Any, interval: float = 15.0) -> None:
+    """Keep the multipart-uploads-in-progress gauge current without touching storage on every scrape."""
+    while True:
+        try:
+            total = 0
+            for bucket in await backend.list_buckets():
+                total += len(await backend.list_uploads(bucket.name))
+            metrics.uploads_in_progress = total
+        except Exception:
+            log.debug("could not count multipart uploads", exc_info=True)
         await asyncio.sleep(interval)

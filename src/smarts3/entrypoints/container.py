@@ -7,6 +7,7 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from smarts3.adapters.auth import Authenticator
+from smarts3.adapters.observability.metrics import RequestRecorder, S3Metrics
 from smarts3.domain.ports import Clock, StorageBackend
 from smarts3.domain.services.buckets import BucketService
 from smarts3.domain.services.common import Limits, SystemClock, TimeOrderedIds
@@ -47,6 +48,10 @@ def make_authenticator(settings: Settings) -> Authenticator:
     )
 
 
+def make_metrics(settings: Settings) -> S3Metrics | None:
+    return S3Metrics() if settings.metrics.enabled else None
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
@@ -55,6 +60,8 @@ class Container(containers.DeclarativeContainer):
     storage = providers.Singleton(make_storage, settings=settings, clock=clock)
     limits = providers.Singleton(make_limits, settings=settings)
     authenticator = providers.Singleton(make_authenticator, settings=settings)
+    metrics = providers.Singleton(make_metrics, settings=settings)
+    observer = providers.Singleton(RequestRecorder, metrics=metrics)
 
     buckets = providers.Singleton(BucketService, storage=storage, region=settings.provided.server.region)
     objects = providers.Singleton(ObjectService, storage=storage, clock=clock, ids=ids, limits=limits)
@@ -71,4 +78,5 @@ class Container(containers.DeclarativeContainer):
         base_domain=settings.provided.server.base_domain,
         request_timeout=settings.provided.limits.request_timeout,
         auth_enabled=settings.provided.auth.enabled,
+        observer=observer,
     )

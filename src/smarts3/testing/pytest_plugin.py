@@ -1,7 +1,7 @@
 """pytest plugin (registered through the ``pytest11`` entry point): ``smarts3_server`` and ``s3_client``.
 
-    def test_upload(s3_client):
-        s3_client.create_bucket(Bucket="b")
+def test_upload(s3_client):
+    s3_client.create_bucket(Bucket="b")
 """
 
 from __future__ import annotations

@@ -103,6 +103,7 @@ def running_server(settings: Settings | None = None, **kwargs: Any) -> Iterator[
         lifespan="on",
         log_level="warning",
         access_log=False,
+        server_header=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="smarts3-test-server", daemon=True)

@@ -19,7 +19,7 @@ _RESPONSE_OVERRIDES = {
     "response-content-disposition": "content-disposition",
     "response-content-encoding": "content-encoding",
 }
-_CHECKSUM_HEADERS = {f"x-amz-checksum-{a.lower()}": a for a in CHECKSUM_ALGORITHMS}
+_CHECKSUM_HEADERS: dict[str, str] = {f"x-amz-checksum-{a.lower()}": a for a in CHECKSUM_ALGORITHMS}
 _META_PREFIX = "x-amz-meta-"
 
 
@@ -87,7 +87,9 @@ def content_length(headers: Mapping[str, str]) -> int | None:
 
 def body_checks(headers: Mapping[str, str], trailers: object = None) -> BodyChecks:
     """Content-MD5, x-amz-checksum-* headers, x-amz-sdk-checksum-algorithm and x-amz-trailer of a request."""
-    expected = {algo: headers[name] for name, algo in _CHECKSUM_HEADERS.items() if name in headers}
+    expected: dict[str, str] = {
+        algo: headers[name] for name, algo in _CHECKSUM_HEADERS.items() if name in headers
+    }
     if len(expected) > 1:
         raise InvalidRequest(
             "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
@@ -111,7 +113,7 @@ def body_checks(headers: Mapping[str, str], trailers: object = None) -> BodyChec
         algorithm=algorithm,
         expected=expected,
         trailer_algorithms=tuple(trailer_algorithms),
-        trailers=(lambda: trailer_source) if trailer_source is not None else None,  # type: ignore[return-value]
+        trailers=(lambda: trailer_source) if trailer_source is not None else None,
     )
 
 

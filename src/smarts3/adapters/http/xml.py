@@ -22,6 +22,7 @@ from smarts3.adapters.http.xml_decode import (
 )
 from smarts3.adapters.http.xml_encode import (
     XML_DECLARATION,
+    access_control_policy,
     complete_multipart_upload,
     copy_object_result,
     copy_part_result,
@@ -67,6 +68,7 @@ __all__ = [
     "NoncurrentVersionExpiration",
     "ObjectLockConfiguration",
     "Owner",
+    "access_control_policy",
     "complete_multipart_upload",
     "copy_object_result",
     "copy_part_result",

@@ -693,3 +693,18 @@ def post_response(location: str, bucket: str, key: str, etag: str) -> bytes:
             "</PostResponse>",
         ]
     )
+
+
+def access_control_policy(owner_id: str, owner_name: str | None = None) -> bytes:
+    """GetBucketAcl / GetObjectAcl: smarts3 has one owner with FULL_CONTROL (ACLs are not enforced)."""
+    owner = Owner(owner_id, owner_name)
+    grantee = (
+        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
+        f"{_el('ID', owner_id)}{'' if owner_name is None else _el('DisplayName', owner_name)}</Grantee>"
+    )
+    body = (
+        f"<AccessControlPolicy{_NS}>{_owner(owner)}<AccessControlList>"
+        f"<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
+        "</AccessControlList></AccessControlPolicy>"
+    )
+    return (XML_DECLARATION + body).encode("utf-8")

@@ -105,6 +105,7 @@ class S3Api:
         self.auth_enabled = auth_enabled
         self.owner_id = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
         self.owner_name = "smarts3"
+        self.owner = s3xml.Owner(self.owner_id, self.owner_name)
         #: extra routes handled before S3 dispatch (browser POST uploads, ...): (method, predicate) -> handler
         self.post_object_handler: Handler | None = None
 
@@ -118,6 +119,7 @@ class S3Api:
         req = self._parse(scope, receive)
         bytes_sent = 0
         status = 500
+        response: Response | None = None
         try:
             try:
                 response = await self._handle(req)
@@ -137,7 +139,7 @@ class S3Api:
                     status,
                     bytes_sent,
                     raw.received if raw is not None else 0,
-                    None,
+                    response.object_size if response is not None else None,
                     time.perf_counter() - started,
                 )
 
@@ -204,7 +206,7 @@ class S3Api:
         )
         result = self.authenticator.authenticate(view)
         req.access_key = result.access_key
-        req.body = decode_body(result, req.headers, req.raw_body)
+        req.body = decode_body(result, req.headers, aiter(req.raw_body))
         if result.access_key is None and self.auth_enabled:
             await self._authorize_anonymous(req)
 

@@ -99,7 +99,7 @@ async def list_objects(api: S3Api, req: S3Request) -> Response:
             marker=marker,
             max_keys=max_keys,
             encoding_type=encoding,
-            owner=(api.owner_id, api.owner_name),
+            owner=api.owner,
         )
     )
 
@@ -135,7 +135,7 @@ async def list_objects_v2(api: S3Api, req: S3Request) -> Response:
             key_count=len(page.objects) + len(page.common_prefixes),
             fetch_owner=query.get("fetch-owner", "").lower() == "true",
             encoding_type=encoding,
-            owner=(api.owner_id, api.owner_name),
+            owner=api.owner,
         )
     )
 
@@ -167,7 +167,7 @@ async def list_object_versions(api: S3Api, req: S3Request) -> Response:
             version_id_marker=version_id_marker,
             max_keys=max_keys,
             encoding_type=encoding,
-            owner=(api.owner_id, api.owner_name),
+            owner=api.owner,
         )
     )
 
@@ -221,7 +221,7 @@ async def get_versioning(api: S3Api, req: S3Request) -> Response:
 async def put_versioning(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None
     status, _mfa = s3xml.parse_versioning(await req.read_payload())
-    await api.buckets.put_versioning(req.bucket, status)
+    await api.buckets.put_versioning(req.bucket, status or "")
     return Response(status=200)
 
 

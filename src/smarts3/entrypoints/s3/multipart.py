@@ -132,7 +132,7 @@ async def list_parts(api: S3Api, req: S3Request) -> Response:
             next_part_number_marker=parts[-1].part_number if parts else marker,
             max_parts=max_parts,
             is_truncated=truncated,
-            owner=(api.owner_id, api.owner_name),
+            owner=api.owner,
             storage_class=upload.storage_class,
             checksum_algorithm=upload.checksum_algorithm,
         )
