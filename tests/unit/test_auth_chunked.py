@@ -106,7 +106,7 @@ def botocore_unsigned_trailer_body(payload: bytes, chunk_size: int = 8192) -> by
         checksum_name="x-amz-checksum-crc32",
         chunk_size=chunk_size,
     )
-    return wrapper.read()
+    return bytes(wrapper.read())
 
 
 def crc32_b64(data: bytes) -> str:

@@ -234,7 +234,9 @@ def test_wrong_secret_is_signature_does_not_match_with_s3_diagnostics(auth: Auth
     ],
     ids=["method", "path", "query", "signed-header", "payload-hash", "host"],
 )
-def test_tampered_header_signed_request_is_rejected(auth: Authenticator, tamper: Callable) -> None:
+def test_tampered_header_signed_request_is_rejected(
+    auth: Authenticator, tamper: Callable[..., dict[str, object]]
+) -> None:
     req = sign_header("PUT", _url("k"), b"body", {"x-amz-meta-colour": "blue"})
     v = view(req)
     with pytest.raises(SignatureDoesNotMatch):
@@ -250,7 +252,9 @@ def test_tampered_header_signed_request_is_rejected(auth: Authenticator, tamper:
     ],
     ids=["expires", "added-param", "signed-headers"],
 )
-def test_tampered_presigned_url_is_rejected(auth: Authenticator, tamper: Callable) -> None:
+def test_tampered_presigned_url_is_rejected(
+    auth: Authenticator, tamper: Callable[..., dict[str, object]]
+) -> None:
     v = view(presign("GET", _url("k")))
     with pytest.raises(SignatureDoesNotMatch):
         auth.authenticate(view(presign("GET", _url("k")), query_string=tamper(v.query_string)))

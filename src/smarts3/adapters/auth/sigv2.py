@@ -120,11 +120,7 @@ _CLASSIC_SUB_RESOURCES: Final = frozenset(
 
 def canonical_amz_headers(headers: Mapping[str, str]) -> str:
     """``x-amz-name:value\\n`` for each x-amz-* header, names lower-case and sorted, values trimmed."""
-    amz = sorted(
-        (n, ",".join(v.strip() for v in value.split(",")))
-        for n, value in headers.items()
-        if n.startswith("x-amz-")
-    )
+    amz = sorted((n, value.strip()) for n, value in headers.items() if n.startswith("x-amz-"))
     return "".join(f"{n}:{v}\n" for n, v in amz)
 
 
