@@ -238,7 +238,7 @@ class ChunkedDecoder:
                 f"{PAYLOAD_ALGORITHM}\n{self._amz_date}\n{self._scope}\n{self._prev_sig}\n"
                 f"{EMPTY_SHA256}\n{payload_hash}"
             )
-            expected = hmac.new(self._key, sts.encode("ascii"), hashlib.sha256).hexdigest()
+            expected = hmac.digest(self._key, sts.encode("ascii"), "sha256").hex()
             if not hmac.compare_digest(expected, sig):
                 raise SignatureDoesNotMatch(extra={"StringToSign": sts, "SignatureProvided": sig})
         self._prev_sig = sig

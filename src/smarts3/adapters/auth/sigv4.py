@@ -93,7 +93,7 @@ def signing_key(secret: str, date: str, region: str, service: str = SERVICE) -> 
 
 
 def sign_hex(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()  # one-shot C path, no HMAC object
 
 
 def spaced_hex(data: bytes) -> str:
@@ -143,6 +143,11 @@ def _reencode_path(raw_path: str) -> str:
 def _canonical_query_part(part: str, plus_as_space: bool) -> str:
     if _SAFE_QUERY_PART.match(part):
         return part
+    return _reencode_query_part(part, plus_as_space)
+
+
+@lru_cache(maxsize=4096)  # credential scopes, prefixes and delimiters repeat from request to request
+def _reencode_query_part(part: str, plus_as_space: bool) -> str:
     raw = _wire_bytes(part)
     if plus_as_space:
         raw = raw.replace(b"+", b" ")
