@@ -151,6 +151,7 @@ class S3Api:
         bucket: str | None
         key: str | None
         vhost_bucket = self._virtual_host_bucket(headers.get("host", ""))
+        virtual_host = vhost_bucket is not None
         if vhost_bucket is not None:
             bucket = vhost_bucket
             key_raw = path[1:] if path.startswith("/") else path
@@ -173,6 +174,7 @@ class S3Api:
             key=key,
             request_id=new_request_id(),
             remote_addr=client[0] if client else "-",
+            virtual_host=virtual_host,
         )
         return req
 
@@ -203,6 +205,7 @@ class S3Api:
             query_string=req.query_string,
             headers=req.headers,
             host=req.headers.get("host", ""),
+            bucket_from_host=req.bucket if req.virtual_host else None,
         )
         result = self.authenticator.authenticate(view)
         req.access_key = result.access_key

@@ -23,6 +23,7 @@ class S3Request:
     key: str | None
     request_id: str
     remote_addr: str = "-"
+    virtual_host: bool = False
     access_key: str | None = None
     #: the raw HTTP body stream (before aws-chunked decoding)
     raw_body: BodyStream | None = None
