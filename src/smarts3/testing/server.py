@@ -5,7 +5,8 @@
     with running_server() as s3:
         client = boto3.client("s3", **s3.boto3_kwargs())
 
-In-memory storage by default; pass ``data_dir=`` for the filesystem adapter.
+In-memory storage by default; pass ``data_dir=`` for the filesystem adapter, and ``ssl_certfile=`` /
+``ssl_keyfile=`` (e.g. from ``smarts3 cert generate``) to serve HTTPS.
 """
 
 from __future__ import annotations
@@ -90,8 +91,19 @@ def server_settings(
 
 
 @contextlib.contextmanager
-def running_server(settings: Settings | None = None, **kwargs: Any) -> Iterator[RunningServer]:
-    """Start smarts3 on a free loopback port in a daemon thread; stop it on exit."""
+def running_server(
+    settings: Settings | None = None,
+    *,
+    ssl_certfile: str | Path | None = None,
+    ssl_keyfile: str | Path | None = None,
+    **kwargs: Any,
+) -> Iterator[RunningServer]:
+    """Start smarts3 on a free loopback port in a daemon thread; stop it on exit.
+
+    With ``ssl_certfile`` and ``ssl_keyfile`` the server speaks HTTPS and ``endpoint_url`` starts ``https://``.
+    """
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise ValueError("ssl_certfile and ssl_keyfile must be given together")
     from smarts3.entrypoints.app import create_app
 
     settings = settings or server_settings(**kwargs)
@@ -104,6 +116,8 @@ def running_server(settings: Settings | None = None, **kwargs: Any) -> Iterator[
         log_level="warning",
         access_log=False,
         server_header=False,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile is not None else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile is not None else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="smarts3-test-server", daemon=True)
@@ -114,9 +128,10 @@ def running_server(settings: Settings | None = None, **kwargs: Any) -> Iterator[
             raise RuntimeError("smarts3 test server failed to start")
         time.sleep(0.01)
     credential = settings.effective_credentials()[0]
+    scheme = "https" if ssl_certfile is not None else "http"
     try:
         yield RunningServer(
-            endpoint_url=f"http://{settings.server.host}:{settings.server.port}",
+            endpoint_url=f"{scheme}://{settings.server.host}:{settings.server.port}",
             access_key=credential.access_key_id,
             secret_key=credential.secret_access_key,
             region=settings.server.region,
