@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args, get_origin
 import msgspec
 import yaml
 
-from smarts3.entrypoints.settings import DEV_ACCESS_KEY, Settings
+from smarts3.entrypoints.settings import DEV_ACCESS_KEY, Credential, CredentialStoreFile, Settings
 
 __all__ = [
     "ENV_PREFIX",
@@ -32,6 +32,8 @@ __all__ = [
     "is_loopback_host",
     "load_settings",
     "mask_secrets",
+    "read_credential_store",
+    "read_credentials_file",
     "settings_from_json",
     "settings_to_json",
     "uses_dev_credentials",
@@ -491,8 +493,51 @@ def is_loopback_host(host: str) -> bool:
 
 
 def uses_dev_credentials(settings: Settings) -> bool:
-    """Auth is on and no credentials are configured, so the documented development pair is accepted."""
-    return settings.auth.enabled and not settings.auth.credentials
+    """Auth is on and no credentials (inline or file) are configured, so the development pair is accepted."""
+    return settings.auth.enabled and not settings.auth.credentials and not settings.auth.credentials_file
+
+
+def read_credential_store(path: str) -> CredentialStoreFile:
+    """The credential store file at ``path`` (``auth.credentialsFile``); an absent file is an empty store.
+
+    Raises :class:`ConfigError` naming the file when it cannot be read or is not a valid store.
+    """
+    where = f"auth.credentialsFile = {path!r}"
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        return CredentialStoreFile()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
+    try:
+        store = msgspec.json.decode(raw, type=CredentialStoreFile)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(
+            f"{where}: not a valid credential store ({exc}); allowed: JSON "
+            '{"version": 1, "users": [{"accessKeyId": ..., "secretAccessKey": ..., "name": ...}]} '
+            "as written by `smarts3 user add`"
+        ) from None
+    if store.version != 1:
+        raise ConfigError(f"{where}: version {store.version} is not supported; allowed: 1")
+    seen: set[str] = set()
+    for index, user in enumerate(store.users):
+        if not user.access_key_id.strip() or re.search(r"[\s/:]", user.access_key_id):
+            raise ConfigError(f"{where}: users[{index}].accessKeyId = {user.access_key_id!r}: not allowed; "
+                              "allowed: a non-empty string without whitespace, '/' or ':'")
+        if not user.secret_access_key.strip():
+            raise ConfigError(f"{where}: users[{index}].secretAccessKey is empty; allowed: a non-empty string")
+        if user.access_key_id in seen:
+            raise ConfigError(f"{where}: users[{index}].accessKeyId = {user.access_key_id!r} appears twice")
+        seen.add(user.access_key_id)
+    return store
+
+
+def read_credentials_file(path: str) -> list[Credential]:
+    """Credentials of the store file at ``path`` (empty when the file does not exist yet)."""
+    return [
+        Credential(access_key_id=u.access_key_id, secret_access_key=u.secret_access_key)
+        for u in read_credential_store(path).users
+    ]
 
 
 def _is_pem(value: str) -> bool:
@@ -571,6 +616,11 @@ def _semantic_errors(s: Settings, origin: Mapping[tuple[str, ...], str]) -> list
         seen.add(cred.access_key_id)
     if au.max_clock_skew < 0:
         bad(("auth", "maxClockSkew"), au.max_clock_skew, "seconds >= 0")
+    if au.credentials_file:
+        try:
+            read_credential_store(au.credentials_file)
+        except ConfigError as exc:
+            errors.append(f"{exc} (from {_origin_of(origin, ('auth', 'credentialsFile'))})")
     public = not is_loopback_host(srv.host)
     if uses_dev_credentials(s) and public and not au.allow_dev_credentials_on_public_address:
         errors.append(

@@ -256,7 +256,10 @@ def _announce(settings: Settings) -> None:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [c.secret_access_key for c in settings.auth.credentials]
+    # secrets from auth.credentialsFile are redacted too; the documented dev secret is public (and announced)
+    if uses_dev_credentials(settings):
+        return []
+    return [c.secret_access_key for c in settings.effective_credentials()]
 
 
 def _create_app(settings: Settings) -> Any:

@@ -20,6 +20,23 @@ class Credential(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     secret_access_key: str
 
 
+class StoredCredential(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """One user of the credential store file (``auth.credentialsFile``)."""
+
+    access_key_id: str
+    secret_access_key: str
+    name: str = ""
+    #: ISO 8601 time the secret was created or last rotated
+    created: str = ""
+
+
+class CredentialStoreFile(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """The credential store file: ``{"version": 1, "users": [...]}``, written by ``smarts3 user``."""
+
+    version: int = 1
+    users: list[StoredCredential] = msgspec.field(default_factory=list)
+
+
 class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     enabled: bool = False
     #: path to a PEM file, or the PEM text itself
@@ -63,6 +80,9 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel"
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     enabled: bool = True
     credentials: list[Credential] = msgspec.field(default_factory=list)
+    #: JSON credential store kept by ``smarts3 user add|rm|rotate``, merged with ``credentials`` at start-up
+    #: (empty = none). When set, the development credentials are never accepted.
+    credentials_file: str = ""
     #: allow the documented development credentials on a non-loopback address
     allow_dev_credentials_on_public_address: bool = False
     #: accepted clock skew, seconds (S3: 15 minutes)
@@ -140,7 +160,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     lifecycle: LifecycleSettings = msgspec.field(default_factory=LifecycleSettings)
 
     def effective_credentials(self) -> list[Credential]:
-        """Configured credentials, or the documented development pair when none are configured."""
+        """Configured credentials plus those of ``auth.credentialsFile`` (inline ones win on a clash), or the
+        documented development pair when neither is configured. Reads the file on every call."""
+        if self.auth.credentials_file:
+            from smarts3.entrypoints.config import read_credentials_file  # config imports this module
+
+            inline = list(self.auth.credentials)
+            known = {c.access_key_id for c in inline}
+            stored = read_credentials_file(self.auth.credentials_file)
+            return inline + [c for c in stored if c.access_key_id not in known]
         if self.auth.credentials:
             return list(self.auth.credentials)
         return [Credential(access_key_id=DEV_ACCESS_KEY, secret_access_key=DEV_SECRET_KEY)]
