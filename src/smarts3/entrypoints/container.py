@@ -7,6 +7,7 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from smarts3.adapters.auth import Authenticator
+from smarts3.adapters.http.cors import CorsPolicy, server_rule
 from smarts3.adapters.observability.metrics import RequestRecorder, S3Metrics
 from smarts3.domain.ports import Clock, StorageBackend
 from smarts3.domain.services.buckets import BucketService
@@ -15,6 +16,7 @@ from smarts3.domain.services.listing import ListingService
 from smarts3.domain.services.multipart import MultipartService
 from smarts3.domain.services.objects import ObjectService
 from smarts3.entrypoints.s3.api import S3Api
+from smarts3.entrypoints.s3.post_object import PostObjectHandler
 from smarts3.entrypoints.settings import Settings
 
 
@@ -48,6 +50,11 @@ def make_authenticator(settings: Settings) -> Authenticator:
     )
 
 
+def make_post_object_handler(settings: Settings) -> PostObjectHandler:
+    credentials = {c.access_key_id: c.secret_access_key for c in settings.effective_credentials()}
+    return PostObjectHandler(credentials, auth_enabled=settings.auth.enabled)
+
+
 def make_metrics(settings: Settings) -> S3Metrics | None:
     return S3Metrics() if settings.metrics.enabled else None
 
@@ -68,6 +75,12 @@ class Container(containers.DeclarativeContainer):
     listing = providers.Singleton(ListingService, storage=storage)
     multipart = providers.Singleton(MultipartService, storage=storage, clock=clock, ids=ids, limits=limits)
 
+    # always wired: bucket CORS configurations apply even when server-wide CORS (settings.cors) is off
+    cors = providers.Singleton(
+        CorsPolicy, buckets=buckets, server=providers.Callable(server_rule, settings.provided.cors)
+    )
+    post_object = providers.Singleton(make_post_object_handler, settings=settings)
+
     s3_api = providers.Singleton(
         S3Api,
         buckets=buckets,
@@ -79,4 +92,5 @@ class Container(containers.DeclarativeContainer):
         request_timeout=settings.provided.limits.request_timeout,
         auth_enabled=settings.provided.auth.enabled,
         observer=observer,
+        cors=cors,
     )

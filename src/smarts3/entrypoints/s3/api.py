@@ -255,6 +255,17 @@ class S3Api:
             if self.cors is None:
                 raise AccessDenied("CORSResponse: CORS is not enabled for this bucket.")
             return await self.cors.preflight(req)
+        if (
+            req.method == "POST"
+            and self.post_object_handler is not None
+            and req.bucket is not None
+            and req.key is None
+            and not req.query
+            and req.headers.get("content-type", "").lower().startswith("multipart/form-data")
+        ):
+            # browser form upload: the form's signed policy is the credential, not an Authorization header
+            req.operation = "REST.POST.OBJECT"
+            return await self.post_object_handler(self, req)
         await self._authenticate(req)
         handler = self._route(req)
         return await handler(self, req)
