@@ -165,6 +165,8 @@ class Layout:
         self.locks = self.state / "locks"
         self.buckets_state = self.state / "buckets"
         self.uploads = self.state / "uploads"
+        self._root_s = str(self.root)
+        self._state_s = str(self.state)
 
     # -- buckets -------------------------------------------------------------------------------------------
     def bucket_dir(self, bucket: str) -> Path:
@@ -189,6 +191,16 @@ class Layout:
         return self.uploads / bucket
 
     # -- objects -------------------------------------------------------------------------------------------
+    # string forms: built by concatenation on every request, far cheaper than pathlib joins
+    def data_str(self, bucket: str, components: list[str]) -> str:
+        return f"{self._root_s}/{bucket}/{'/'.join(components)}"
+
+    def sidecar_str(self, bucket: str, components: list[str]) -> str:
+        return f"{self._state_s}/buckets/{bucket}/meta/{'/'.join(meta_components(components, '.m'))}"
+
+    def version_dir_str(self, bucket: str, components: list[str]) -> str:
+        return f"{self._state_s}/buckets/{bucket}/versions/{'/'.join(meta_components(components, '.v'))}"
+
     def data_path(self, bucket: str, components: list[str]) -> Path:
         return self.bucket_dir(bucket).joinpath(*components)
 

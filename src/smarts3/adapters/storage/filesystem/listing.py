@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from pathlib import Path
 
 import attrs
 
 from smarts3.adapters.storage.filesystem import metadata, versions
-from smarts3.adapters.storage.filesystem.layout import components_key
 from smarts3.adapters.storage.filesystem.objects import ObjectEngine
 from smarts3.adapters.storage.filesystem.walk import TreeWalker
 from smarts3.domain.listing import common_prefix_of, paginate
@@ -29,17 +27,9 @@ from smarts3.domain.models import (
 
 def list_objects(engine: ObjectEngine, bucket: str, query: ListQuery) -> ListPage:
     walker = TreeWalker(engine.layout.bucket_dir(bucket))
-    entries = walker.entries(query.prefix, query.start_after)
-    return paginate(entries, query, lambda path: _load(engine, bucket, path), walker.skip_to)
-
-
-def _load(engine: ObjectEngine, bucket: str, path: Path) -> ObjectInfo | None:
-    root = engine.layout.bucket_dir(bucket)
-    try:
-        key = components_key(list(path.relative_to(root).parts))
-    except ValueError:
-        return None
-    return engine.load_listed(bucket, key)
+    # the handle is the key itself: sidecar paths derive from it, and only page entries are loaded
+    entries = ((key, key) for key, _ in walker.entries(query.prefix, query.start_after))
+    return paginate(entries, query, lambda key: engine.load_listed(bucket, key), walker.skip_to)
 
 
 def _keys(walker: TreeWalker, prefix: str, marker: str) -> Iterator[str]:

@@ -159,7 +159,21 @@ class SidecarCache:
     def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
         self._items: OrderedDict[str, tuple[tuple[int, int, int], dict[str, Any]]] = OrderedDict()
+        #: ObjectInfo built from a cached record, valid while that very record object is the cached one
+        self._infos: dict[str, tuple[dict[str, Any], ObjectInfo]] = {}
         self._lock = threading.Lock()
+
+    def info_for(self, path: str, key: str, record: dict[str, Any]) -> ObjectInfo:
+        """``record_to_info`` memoised per sidecar: listing pages and HEADs rebuild the same infos often."""
+        hit = self._infos.get(path)
+        if hit is not None and hit[0] is record:
+            return hit[1]
+        info = record_to_info(key, record)
+        with self._lock:
+            if len(self._infos) >= self._capacity:
+                self._infos.clear()
+            self._infos[path] = (record, info)
+        return info
 
     def read(self, path: str) -> dict[str, Any] | None:
         """The sidecar at ``path`` (None when absent or unreadable garbage)."""
@@ -191,3 +205,4 @@ class SidecarCache:
     def forget(self, path: str) -> None:
         with self._lock:
             self._items.pop(path, None)
+            self._infos.pop(path, None)

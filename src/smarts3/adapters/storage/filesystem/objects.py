@@ -61,14 +61,38 @@ class NeedLock(Exception):
     """Internal: the lock-free fast path found something only a locked repair may resolve."""
 
 
-@attrs.frozen
 class KeyPaths:
-    bucket: str
-    key: str
-    components: list[str]
-    data: Path
-    sidecar: Path
-    vdir: Path
+    """Paths of one key. Strings are built eagerly (cheap, used on every read and listed object); Path objects
+    only on demand, because pathlib construction dominated listing profiles."""
+
+    __slots__ = ("_data", "_sidecar", "_vdir", "bucket", "components", "data_s", "key", "sidecar_s", "vdir_s")
+
+    def __init__(
+        self, bucket: str, key: str, components: list[str], data: str, sidecar: str, vdir: str
+    ) -> None:
+        self.bucket, self.key, self.components = bucket, key, components
+        self.data_s, self.sidecar_s, self.vdir_s = data, sidecar, vdir
+        self._data: Path | None = None
+        self._sidecar: Path | None = None
+        self._vdir: Path | None = None
+
+    @property
+    def data(self) -> Path:
+        if self._data is None:
+            self._data = Path(self.data_s)
+        return self._data
+
+    @property
+    def sidecar(self) -> Path:
+        if self._sidecar is None:
+            self._sidecar = Path(self.sidecar_s)
+        return self._sidecar
+
+    @property
+    def vdir(self) -> Path:
+        if self._vdir is None:
+            self._vdir = Path(self.vdir_s)
+        return self._vdir
 
 
 @attrs.frozen
@@ -108,36 +132,39 @@ class ObjectEngine:
             bucket,
             key,
             components,
-            layout.data_path(bucket, components),
-            layout.sidecar_path(bucket, components),
-            layout.version_dir(bucket, components),
+            layout.data_str(bucket, components),
+            layout.sidecar_str(bucket, components),
+            layout.version_dir_str(bucket, components),
         )
 
     def _inside(self, kp: KeyPaths) -> bool:
         """False when a directory on the way to the data file is a symlink (it could point out of the bucket)."""
-        parent = kp.data.parent
-        return os.path.realpath(parent) == str(parent)
+        parent = os.path.dirname(kp.data_s)
+        return os.path.realpath(parent) == parent
 
     # -- reading the plain (latest) file --------------------------------------------------------------------
-    def read_plain(self, kp: KeyPaths, *, locked: bool, want_fd: bool) -> Found | None:
-        """The version at the plain path, or None. Raises NeedLock when a repair is required and not locked."""
+    def read_plain(self, kp: KeyPaths, *, locked: bool, want_fd: bool, walked: bool = False) -> Found | None:
+        """The version at the plain path, or None. Raises NeedLock when a repair is required and not locked.
+
+        ``walked``: the path came from a listing walk, which never enters symlinks, so the realpath check that
+        guards paths built from client keys is skipped."""
         fd: int | None = None
         try:
             if want_fd:
-                fd = os.open(kp.data, _OPEN_FLAGS)
+                fd = os.open(kp.data_s, _OPEN_FLAGS)
                 st = os.fstat(fd)
             else:
-                st = os.lstat(kp.data)
+                st = os.lstat(kp.data_s)
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
                 raise
             if self._plain_absent(kp, locked=locked):
-                return self.read_plain(kp, locked=locked, want_fd=want_fd)
+                return self.read_plain(kp, locked=locked, want_fd=want_fd, walked=walked)
             return None
         try:
-            if not stat.S_ISREG(st.st_mode) or not self._inside(kp):
+            if not stat.S_ISREG(st.st_mode) or not (walked or self._inside(kp)):
                 raise _Absent()
-            doc = self.cache.read(str(kp.sidecar))
+            doc = self.cache.read(kp.sidecar_s)
             ident = metadata.identity_of(st)
             if doc is not None and tuple(doc["id"]) == ident:
                 return Found(doc["obj"], kp.data, fd, plain=True)
@@ -163,7 +190,7 @@ class ObjectEngine:
 
     def _plain_absent(self, kp: KeyPaths, *, locked: bool) -> bool:
         """No data file: roll a pending commit forward (True: read again) or drop a stale sidecar."""
-        doc = self.cache.read(str(kp.sidecar))
+        doc = self.cache.read(kp.sidecar_s)
         if doc is None:
             return False
         pending = doc.get("pending")
@@ -176,7 +203,7 @@ class ObjectEngine:
         if locked:
             # sidecar without data: the object is absent; tidy up
             fsutil.unlink_quiet(kp.sidecar)
-            self.cache.forget(str(kp.sidecar))
+            self.cache.forget(kp.sidecar_s)
             fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
         return False
 
@@ -230,7 +257,7 @@ class ObjectEngine:
         doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
         os.makedirs(kp.sidecar.parent, exist_ok=True)
         fsutil.atomic_write(kp.sidecar, metadata.encode(doc), fsync=self.fsync, tmp_dir=self.layout.tmp)
-        self.cache.forget(str(kp.sidecar))
+        self.cache.forget(kp.sidecar_s)
 
     # -- resolving versions ---------------------------------------------------------------------------------
     def latest(self, kp: KeyPaths, *, locked: bool, want_fd: bool = False) -> Found | None:
@@ -298,20 +325,22 @@ class ObjectEngine:
             return self.resolve(kp, version_id, locked=True, want_fd=want_fd)
 
     def info(self, kp: KeyPaths, found: Found) -> ObjectInfo:
+        if found.plain:
+            return self.cache.info_for(kp.sidecar_s, kp.key, found.record)
         return metadata.record_to_info(kp.key, found.record, is_latest=found.is_latest)
 
     def load_listed(self, bucket: str, key: str) -> ObjectInfo | None:
-        """ObjectInfo of a plain file found by a listing (None if it vanished meanwhile)."""
+        """ObjectInfo of a plain file found by a listing walk (None if it vanished meanwhile)."""
         try:
             kp = self.paths(bucket, key)
         except InvalidObjectName:
             return None
         try:
-            found = self.read_plain(kp, locked=False, want_fd=False)
+            found = self.read_plain(kp, locked=False, want_fd=False, walked=True)
         except NeedLock:
             with self.locks.hold(bucket, key):
-                found = self.read_plain(kp, locked=True, want_fd=False)
-        return None if found is None else metadata.record_to_info(key, found.record)
+                found = self.read_plain(kp, locked=True, want_fd=False, walked=True)
+        return None if found is None else self.cache.info_for(kp.sidecar_s, key, found.record)
 
     # -- commits --------------------------------------------------------------------------------------------
     def commit(
@@ -389,7 +418,7 @@ class ObjectEngine:
 
     def _drop_sidecar(self, kp: KeyPaths) -> None:
         fsutil.unlink_quiet(kp.sidecar)
-        self.cache.forget(str(kp.sidecar))
+        self.cache.forget(kp.sidecar_s)
         fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
 
     def _drop_plain(self, kp: KeyPaths) -> None:
