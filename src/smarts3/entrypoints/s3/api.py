@@ -473,6 +473,11 @@ class S3Api:
         head = req.method == "HEAD"
         stream = response.stream
         sent = 0
+        # Answering "Expect: 100-continue" before reading the body: the client will not send the body, and
+        # uvicorn would otherwise keep the connection and parse the client's next request as this one's body.
+        body_never_sent = _awaits_continue(req)
+        if body_never_sent:
+            headers.append((b"connection", b"close"))
         try:
             if stream is None:
                 body = response.body
@@ -496,9 +501,20 @@ class S3Api:
             if response.on_close is not None:
                 await response.on_close()
             # let the connection be reused when a handler answered without reading the whole body
-            if req.raw_body is not None and response.status >= 300:
+            if req.raw_body is not None and response.status >= 300 and not body_never_sent:
                 await req.raw_body.drain()
         return response.status, sent
+
+
+def _awaits_continue(req: S3Request) -> bool:
+    """The client sent Expect: 100-continue and no body byte has been asked for yet."""
+    raw = req.raw_body
+    return (
+        raw is not None
+        and raw.received == 0
+        and (raw.content_length or 0) > 0
+        and "100-continue" in req.headers.get("expect", "").lower()
+    )
 
 
 def _require(query: dict[str, str], name: str) -> None:
