@@ -106,14 +106,16 @@ def body_checks(headers: Mapping[str, str], trailers: object = None) -> BodyChec
                     f"The value specified in the x-amz-trailer header is not supported: {name}"
                 )
             trailer_algorithms.append(algo)
-    trailer_source = getattr(trailers, "trailers", None)
+    # read ``trailers.trailers`` when the body has been consumed, not now: the decoded body only fills (and
+    # rebinds) it once the final chunk has arrived
+    has_trailers = hasattr(trailers, "trailers")
     return BodyChecks(
         content_md5=headers.get("content-md5"),
         content_length=content_length(headers),
         algorithm=algorithm,
         expected=expected,
         trailer_algorithms=tuple(trailer_algorithms),
-        trailers=(lambda: trailer_source) if trailer_source is not None else None,
+        trailers=(lambda: getattr(trailers, "trailers", {})) if has_trailers else None,
     )
 
 
