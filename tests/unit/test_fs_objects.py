@@ -212,8 +212,10 @@ async def test_start_removes_temps_of_dead_writers_only(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp)) == [f"t{os.getpid()}-live"]
 
 
-async def test_crash_after_sidecar_rename_rolls_forward(storage: FilesystemStorage, tmp_path: Path) -> None:
-    """Simulate a crash between "rename sidecar" and "rename data": readers finish the commit."""
+async def test_interrupted_commit_whose_temp_is_lost_rolls_back(
+    storage: FilesystemStorage, tmp_path: Path
+) -> None:
+    """A commit dies between "rename sidecar" and "rename data" and its temp is gone: old data, old metadata."""
     await put(storage, BUCKET, "k", b"old")
     real_rename = os.replace
     data_path = tmp_path / BUCKET / "k"

@@ -26,7 +26,6 @@ from smarts3.domain.errors import (
     InsufficientStorage,
     InvalidBucketName,
     NoSuchBucket,
-    S3Error,
 )
 from smarts3.domain.models import (
     BucketInfo,
@@ -380,11 +379,8 @@ class FilesystemStorage:
                 info = self.objects.commit(
                     kp, temp, new, size, condition=condition, versioning=versioning, version_id=version_id
                 )
-        except S3Error:
-            fsutil.unlink_quiet(temp)
-            self.uploads.give_back(busy, kp.bucket, upload_id)
-            raise
         except BaseException:
+            # refused (precondition, bad part, digest) or failed: S3 keeps the upload, so put it back
             fsutil.unlink_quiet(temp)
             self.uploads.give_back(busy, kp.bucket, upload_id)
             raise

@@ -95,7 +95,8 @@ def _versions_of(engine: ObjectEngine, bucket: str, key: str) -> list[ObjectInfo
     """Every version of one key, newest first, the first flagged latest."""
     kp = engine.paths(bucket, key)
     found: list[ObjectInfo] = []
-    plain = engine.load_listed(bucket, key)
+    # the key may come from the version-store walk: its data path was not walked, so check for symlinks
+    plain = engine.load_listed(bucket, key, walked=False)
     if plain is not None:
         # ListObjectVersions names a never-versioned object "null" (contract kit; GET/HEAD keep None)
         found.append(plain if plain.version_id else attrs.evolve(plain, version_id=NULL_VERSION))

@@ -329,17 +329,17 @@ class ObjectEngine:
             return self.cache.info_for(kp.sidecar_s, kp.key, found.record)
         return metadata.record_to_info(kp.key, found.record, is_latest=found.is_latest)
 
-    def load_listed(self, bucket: str, key: str) -> ObjectInfo | None:
-        """ObjectInfo of a plain file found by a listing walk (None if it vanished meanwhile)."""
+    def load_listed(self, bucket: str, key: str, *, walked: bool = True) -> ObjectInfo | None:
+        """ObjectInfo of the plain file of ``key`` (None if absent). ``walked``: see ``read_plain``."""
         try:
             kp = self.paths(bucket, key)
         except InvalidObjectName:
             return None
         try:
-            found = self.read_plain(kp, locked=False, want_fd=False, walked=True)
+            found = self.read_plain(kp, locked=False, want_fd=False, walked=walked)
         except NeedLock:
             with self.locks.hold(bucket, key):
-                found = self.read_plain(kp, locked=True, want_fd=False, walked=True)
+                found = self.read_plain(kp, locked=True, want_fd=False, walked=walked)
         return None if found is None else self.cache.info_for(kp.sidecar_s, key, found.record)
 
     # -- commits --------------------------------------------------------------------------------------------
