@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
@@ -23,6 +24,9 @@ from smarts3.entrypoints.container import Container
 from smarts3.entrypoints.settings import Settings
 
 log = logging.getLogger("smarts3")
+
+#: threads for blocking storage I/O per process
+IO_THREADS = 64
 
 
 class Smarts3App:
@@ -40,7 +44,7 @@ class Smarts3App:
         self._s3 = s3_api
         self._litestar_paths = frozenset(litestar_paths)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] not in self._litestar_paths:
             await self._s3(scope, receive, send)
             return
@@ -89,6 +93,11 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Blocking file I/O (fsync above all) runs in threads; the default pool (cpus + 4) would serialise
+        # concurrent uploads behind a handful of fsyncs on a 2-core machine.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="smarts3-io")
+        )
         await backend.start()
         cleanup = asyncio.create_task(_expire_uploads_forever(multipart, settings))
         gauges = asyncio.create_task(_refresh_upload_gauge(backend, metrics)) if metrics is not None else None
