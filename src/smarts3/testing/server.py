@@ -118,6 +118,9 @@ def running_server(
         server_header=False,
         ssl_certfile=str(ssl_certfile) if ssl_certfile is not None else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile is not None else None,
+        # idle keep-alive connections a client left open (over TLS they wait for close_notify) would hold a
+        # graceful shutdown for ever; a test server gives them a second, then runs the lifespan shutdown
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="smarts3-test-server", daemon=True)
