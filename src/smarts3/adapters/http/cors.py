@@ -102,7 +102,9 @@ class Rule:
             (b"access-control-allow-methods", ", ".join(self.methods).encode("latin-1")),
         ]
         if self.expose:
-            out.append((b"access-control-expose-headers", ", ".join(self.expose).encode("latin-1", "replace")))
+            out.append(
+                (b"access-control-expose-headers", ", ".join(self.expose).encode("latin-1", "replace"))
+            )
         if self.max_age is not None:
             out.append((b"access-control-max-age", str(self.max_age).encode("latin-1")))
         if credentials:
