@@ -10,10 +10,10 @@ dates, owner ids, opaque tokens) replaced by their presence, and version/upload 
 from __future__ import annotations
 
 import re
-from pprint import pformat
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from pprint import pformat
 from typing import Any
 
 import attrs
@@ -74,7 +74,14 @@ _IGNORED = frozenset(
 )
 #: parsed fields holding ids that differ between servers but whose identity matters
 _ALIASED = frozenset(
-    {"VersionId", "UploadId", "NextVersionIdMarker", "VersionIdMarker", "NextUploadIdMarker", "UploadIdMarker"}
+    {
+        "VersionId",
+        "UploadId",
+        "NextVersionIdMarker",
+        "VersionIdMarker",
+        "NextUploadIdMarker",
+        "UploadIdMarker",
+    }
 )
 
 PRESENT = "<present>"
@@ -145,7 +152,7 @@ class Run:
             response = getattr(client, operation)(**params)
         except ClientError as error:
             return self._error(error)
-        except Exception as error:  # noqa: BLE001 - a server answer botocore cannot even parse is an outcome too
+        except Exception as error:  # a reply botocore cannot even parse is an outcome too
             return {"unparseable": type(error).__name__}
         return self._success(operation, client, response)
 

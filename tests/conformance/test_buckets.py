@@ -90,9 +90,10 @@ def test_operations_on_a_missing_bucket_are_no_such_bucket(compare: Compare) -> 
         ]
 
     outcomes = compare(scenario)
-    assert outcomes["smarts3-fs"] == [{"status": 404, "code": "404"}] + [
-        {"status": 404, "code": "NoSuchBucket"}
-    ] * 6
+    assert (
+        outcomes["smarts3-fs"]
+        == [{"status": 404, "code": "404"}] + [{"status": 404, "code": "NoSuchBucket"}] * 6
+    )
 
 
 def test_invalid_bucket_names_are_refused(compare: Compare) -> None:
@@ -104,4 +105,3 @@ def test_invalid_bucket_names_are_refused(compare: Compare) -> None:
 
     outcomes = compare(scenario, moto_differs="D2")
     assert outcomes["smarts3-fs"] == [(name, {"status": 400, "code": "InvalidBucketName"}) for name in names]
-

@@ -64,7 +64,10 @@ def test_user_metadata_round_trips(compare: Compare) -> None:
     def scenario(run: Run) -> list[Outcome]:
         bucket = run.bucket()
         run.raw("put_object", Bucket=bucket, Key="k", Body=b"x", Metadata=metadata)
-        return [run.call("head_object", Bucket=bucket, Key="k"), run.raw("get_object", Bucket=bucket, Key="k")["Metadata"]]
+        return [
+            run.call("head_object", Bucket=bucket, Key="k"),
+            run.raw("get_object", Bucket=bucket, Key="k")["Metadata"],
+        ]
 
     outcomes = compare(scenario)
     head, get_metadata = outcomes["smarts3-fs"]
@@ -89,7 +92,10 @@ def test_content_headers_round_trip(compare: Compare) -> None:
             ContentLanguage="en-GB",
             Expires=expires,
         )
-        return [run.call("get_object", Bucket=bucket, Key="page.html"), run.call("head_object", Bucket=bucket, Key="page.html")]
+        return [
+            run.call("get_object", Bucket=bucket, Key="page.html"),
+            run.call("head_object", Bucket=bucket, Key="page.html"),
+        ]
 
     outcomes = compare(scenario)
     get = outcomes["smarts3-fs"][0]
@@ -130,7 +136,10 @@ def test_response_query_overrides_replace_headers_on_get(compare: Compare) -> No
 def test_missing_key_is_no_such_key_on_get_and_bare_404_on_head(compare: Compare) -> None:
     def scenario(run: Run) -> list[Outcome]:
         bucket = run.bucket()
-        return [run.call("get_object", Bucket=bucket, Key="nope"), run.call("head_object", Bucket=bucket, Key="nope")]
+        return [
+            run.call("get_object", Bucket=bucket, Key="nope"),
+            run.call("head_object", Bucket=bucket, Key="nope"),
+        ]
 
     outcomes = compare(scenario)
     assert outcomes["smarts3-fs"] == [{"status": 404, "code": "NoSuchKey"}, {"status": 404, "code": "404"}]
@@ -139,7 +148,10 @@ def test_missing_key_is_no_such_key_on_get_and_bare_404_on_head(compare: Compare
 def test_deleting_a_missing_key_is_204(compare: Compare) -> None:
     def scenario(run: Run) -> list[Outcome]:
         bucket = run.bucket()
-        return [run.call("delete_object", Bucket=bucket, Key="never-was"), run.call("delete_object", Bucket=bucket, Key="never-was")]
+        return [
+            run.call("delete_object", Bucket=bucket, Key="never-was"),
+            run.call("delete_object", Bucket=bucket, Key="never-was"),
+        ]
 
     outcomes = compare(scenario)
     assert outcomes["smarts3-fs"] == [{"status": 204}, {"status": 204}]
@@ -148,7 +160,9 @@ def test_deleting_a_missing_key_is_204(compare: Compare) -> None:
 def test_overwriting_an_object_replaces_body_and_metadata(compare: Compare) -> None:
     def scenario(run: Run) -> Outcome:
         bucket = run.bucket()
-        run.raw("put_object", Bucket=bucket, Key="k", Body=b"first", Metadata={"a": "1"}, ContentType="text/plain")
+        run.raw(
+            "put_object", Bucket=bucket, Key="k", Body=b"first", Metadata={"a": "1"}, ContentType="text/plain"
+        )
         run.raw("put_object", Bucket=bucket, Key="k", Body=b"second!", Metadata={"b": "2"})
         return run.call("get_object", Bucket=bucket, Key="k")
 
@@ -183,7 +197,13 @@ def test_malformed_content_md5_is_invalid_digest(compare: Compare) -> None:
         bucket = run.bucket()
         return [
             run.call("put_object", Bucket=bucket, Key="k", Body=b"x", ContentMD5="not base64!"),
-            run.call("put_object", Bucket=bucket, Key="k", Body=b"x", ContentMD5=base64.b64encode(b"short").decode()),
+            run.call(
+                "put_object",
+                Bucket=bucket,
+                Key="k",
+                Body=b"x",
+                ContentMD5=base64.b64encode(b"short").decode(),
+            ),
         ]
 
     outcomes = compare(scenario, moto_differs="D3")
@@ -201,7 +221,7 @@ def test_keys_with_characters_s3_allows_round_trip_and_list(compare: Compare) ->
         "double//slash",
         "folder/",
         "tilde~and=equals&amp;",
-        "windows<illegal>:chars|*\"",
+        'windows<illegal>:chars|*"',
         "x" * 1024,
     ]
 
