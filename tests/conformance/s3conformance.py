@@ -183,9 +183,11 @@ class Run:
             "status": meta.get("HTTPStatusCode"),
             "code": response.get("Error", {}).get("Code"),
         }
-        for name in ("etag", "x-amz-delete-marker"):
-            if name in headers:
-                outcome[name] = headers[name]
+        # a 304 must carry the ETag (RFC 9110 §15.4.5); on other errors S3 documents no headers worth comparing
+        if outcome["status"] == 304 and "etag" in headers:
+            outcome["etag"] = headers["etag"]
+        if "x-amz-delete-marker" in headers:
+            outcome["x-amz-delete-marker"] = headers["x-amz-delete-marker"]
         if "x-amz-version-id" in headers:
             outcome["x-amz-version-id"] = self.alias(headers["x-amz-version-id"])
         return outcome
