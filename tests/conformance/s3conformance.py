@@ -39,8 +39,10 @@ _OBJECT_HEADERS = (
     "accept-ranges",
     "x-amz-delete-marker",
 )
-#: headers compared on every other response (their bodies are XML whose length and type are cosmetic)
-_OTHER_HEADERS = ("etag", "x-amz-delete-marker")
+#: headers compared on every other response (their bodies are XML whose length and type are cosmetic); S3
+#: sends an ETag header only where the object's ETag is not in the body
+_OTHER_HEADERS = ("x-amz-delete-marker",)
+_ETAG_HEADER_OPERATIONS = frozenset({"put_object", "upload_part"})
 _OBJECT_OPERATIONS = frozenset({"get_object", "head_object"})
 
 #: parsed fields whose values are server-specific: compared by presence only
@@ -200,6 +202,8 @@ class Run:
         for name in wanted:
             if name in headers:
                 outcome[name] = headers[name]
+        if operation in _ETAG_HEADER_OPERATIONS and "etag" in headers:
+            outcome["etag"] = headers["etag"]
         for name, value in headers.items():
             if name.startswith("x-amz-meta-"):
                 outcome[name] = value
