@@ -266,7 +266,15 @@ class S3Api:
             # browser form upload: the form's signed policy is the credential, not an Authorization header
             req.operation = "REST.POST.OBJECT"
             return await self.post_object_handler(self, req)
-        await self._authenticate(req)
+        try:
+            await self._authenticate(req)
+        except S3Error:
+            # still name the operation, so metrics and access logs count refused requests by operation
+            try:
+                self._route(req)
+            except S3Error:
+                pass
+            raise
         handler = self._route(req)
         return await handler(self, req)
 
