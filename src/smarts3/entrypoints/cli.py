@@ -151,7 +151,12 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_cert_generate(args: argparse.Namespace) -> int:
-    from smarts3.entrypoints.certs import generate_dev_certificates
+    try:
+        from smarts3.entrypoints.certs import generate_dev_certificates
+    except ModuleNotFoundError as exc:  # cryptography is the optional extra "certs"
+        print(f"smarts3: cert generate needs the {exc.name!r} package; install smarts3[certs] "
+              "(pipx install 'smarts3[certs]' / uv tool install 'smarts3[certs]')", file=sys.stderr)
+        return EXIT_FAILURE
 
     try:
         paths = generate_dev_certificates(args.out_dir, args.hostname, args.days, overwrite=args.force)
