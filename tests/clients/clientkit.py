@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,32 @@ WRONG_SECRET = "definitely-not-the-secret"
 _names = itertools.count()
 
 
-@attrs.frozen
+@attrs.define
 class Target:
     """One running smarts3 as a client sees it."""
 
     server: RunningServer
     ca_file: Path | None  # the test CA for HTTPS, None over HTTP
-    paged_bucket: str
+    _paged_bucket: str | None = None
+    _scratch_bucket: str | None = None
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    @property
+    def paged_bucket(self) -> str:
+        """A bucket of PAGED_COUNT objects ``p/00000``..., seeded on first use (listings over two pages)."""
+        with self._lock:
+            if self._paged_bucket is None:
+                self._paged_bucket = _seed_paged_bucket(self)
+            return self._paged_bucket
+
+    @property
+    def scratch_bucket(self) -> str:
+        """An existing bucket for requests that must fail (nothing should land in it)."""
+        with self._lock:
+            if self._scratch_bucket is None:
+                self.admin().create_bucket(Bucket="scratch")
+                self._scratch_bucket = "scratch"
+            return self._scratch_bucket
 
     @property
     def endpoint(self) -> str:
@@ -85,9 +105,8 @@ class Target:
             admin.put_object(Bucket=bucket, Key=key, Body=key.encode())
 
 
-def seed_paged_bucket(server: RunningServer, ca_file: Path | None) -> str:
+def _seed_paged_bucket(target: Target) -> str:
     bucket = "paged"
-    target = Target(server, ca_file, bucket)
     admin = target.admin()
     admin.create_bucket(Bucket=bucket)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clientkit import MULTIPART_SIZE, Target, seed_paged_bucket
+from clientkit import MULTIPART_SIZE, Target
 
 from smarts3.entrypoints.certs import generate_dev_certificates
 from smarts3.testing import running_server
@@ -22,7 +22,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def http_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with running_server(data_dir=tmp_path_factory.mktemp("data-http")) as server:
-        yield Target(server, None, seed_paged_bucket(server, None))
+        yield Target(server, None)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def https_target(tmp_path_factory: pytest.TempPathFactory, tls_files: Any) -> It
     with running_server(
         data_dir=tmp_path_factory.mktemp("data-https"), ssl_certfile=tls_files.cert, ssl_keyfile=tls_files.key
     ) as server:
-        yield Target(server, Path(tls_files.ca), seed_paged_bucket(server, Path(tls_files.ca)))
+        yield Target(server, Path(tls_files.ca))
 
 
 @pytest.fixture(params=["http", "https"])

@@ -151,10 +151,10 @@ def test_awscli_wrong_secret_gets_signature_does_not_match(target: Target, tmp_p
     assert b"SignatureDoesNotMatch" in listing.stderr
     src = tmp_path / "x.txt"
     src.write_bytes(b"x")
-    put = aws.run("s3", "cp", str(src), f"s3://{target.paged_bucket}/nope", check=False)
+    put = aws.run("s3", "cp", str(src), f"s3://{target.scratch_bucket}/nope", check=False)
     assert put.returncode != 0
     assert b"SignatureDoesNotMatch" in put.stderr
-    assert target.admin().list_objects_v2(Bucket=target.paged_bucket, Prefix="nope")["KeyCount"] == 0
+    assert target.admin().list_objects_v2(Bucket=target.scratch_bucket, Prefix="nope")["KeyCount"] == 0
 
 
 def test_awscli_multipart_upload_round_trips(aws: AwsCli, target: Target, big_file: Path, tmp_path: Path) -> None:

@@ -143,11 +143,11 @@ def test_boto3_wrong_secret_gets_signature_does_not_match(target: Target) -> Non
     assert err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(ClientError) as put_err:
-        s3.put_object(Bucket=target.paged_bucket, Key="nope", Body=b"x")
+        s3.put_object(Bucket=target.scratch_bucket, Key="nope", Body=b"x")
     assert put_err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     admin = target.admin()
     with pytest.raises(ClientError):
-        admin.head_object(Bucket=target.paged_bucket, Key="nope")
+        admin.head_object(Bucket=target.scratch_bucket, Key="nope")
 
 
 def test_boto3_multipart_upload_round_trips(target: Target, big_file: Path, tmp_path: Path) -> None:
