@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -145,3 +147,24 @@ async def test_expire_aborts_only_old_uploads(storage: FilesystemStorage) -> Non
     await storage.create_upload(upload_info(BUCKET, "k", "new", initiated_offset=100))
     assert await storage.expire_uploads(EPOCH + timedelta(seconds=50)) == 1
     assert [u.upload_id for u in await storage.list_uploads(BUCKET)] == ["new"]
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+async def test_start_gives_back_an_upload_a_dead_process_was_completing(
+    storage: FilesystemStorage, tmp_path: Path
+) -> None:
+    await storage.create_upload(upload_info(BUCKET, "k", "u-1"))
+    part = await put_part(storage, BUCKET, "k", "u-1", 1, b"data")
+    root = tmp_path / ".smarts3" / "uploads" / BUCKET
+    # what a completer leaves when killed between taking the upload and committing the object
+    os.rename(root / "u-1", root / f".busy-complete-t{_dead_pid()}-0123abcd-u-1")
+    with pytest.raises(NoSuchUpload):
+        await storage.get_upload(BUCKET, "k", "u-1")
+    await FilesystemStorage(tmp_path, fsync=False).start()
+    assert await storage.list_parts(BUCKET, "k", "u-1") == [part]
