@@ -24,6 +24,7 @@ class _Client(asyncio.Protocol):
         self.request, self.head_only, self.stats, self.stop_at = request, head_only, stats, stop_at
         self.buffer = b""
         self.body_left = -1  # -1: reading a response head
+        self.closing = False  # the server answered "Connection: close" (moto's werkzeug does)
         self.done = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -41,8 +42,10 @@ class _Client(asyncio.Protocol):
                 if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.0 2")):
                     self.stats["non_2xx"] += 1
                 self.body_left = 0
+                lower = head.lower()
+                self.closing = b"\r\nconnection: close" in lower
                 if not self.head_only:
-                    for line in head.lower().split(b"\r\n"):
+                    for line in lower.split(b"\r\n"):
                         if line.startswith(b"content-length:"):
                             self.body_left = int(line[15:])
             take = min(self.body_left, len(self.buffer))
@@ -51,7 +54,7 @@ class _Client(asyncio.Protocol):
                 return
             self.body_left = -1
             self.stats["requests"] += 1
-            if time.monotonic() >= self.stop_at:
+            if self.closing or time.monotonic() >= self.stop_at:
                 self.transport.close()
                 return
             self.transport.write(self.request)  # type: ignore[attr-defined]
@@ -69,13 +72,15 @@ async def load(url: str, method: str, connections: int, duration: float) -> dict
     loop = asyncio.get_running_loop()
     start = time.monotonic()
     stop_at = start + duration
-    clients = []
-    for _ in range(connections):
-        _, client = await loop.create_connection(
-            lambda: _Client(request, method == "HEAD", stats, stop_at), parts.hostname, parts.port
-        )
-        clients.append(client)
-    await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout=duration + 30)
+
+    async def connection_slot() -> None:
+        while time.monotonic() < stop_at:  # reconnect after "Connection: close", as wrk does
+            _, client = await loop.create_connection(
+                lambda: _Client(request, method == "HEAD", stats, stop_at), parts.hostname, parts.port
+            )
+            await client.done
+
+    await asyncio.wait_for(asyncio.gather(*(connection_slot() for _ in range(connections))), duration + 30)
     elapsed = time.monotonic() - start
     return {"rps": stats["requests"] / elapsed, "requests": stats["requests"], "non_2xx": stats["non_2xx"]}
 
