@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.packaging.conftest import ROOT, Installed, free_port, s3_round_trip, serving, wait_http
-from tests.packaging.dockerfile import parse_final_stage
+from dockerfile_spec import parse_final_stage
+from packaging_support import ROOT, Installed, free_port, s3_round_trip, serving, wait_http
 
 #: what the image's paths are on this machine (the venv the wheel went into, a temp data dir)
 IMAGE_VENV = "/opt/smarts3"
