@@ -121,7 +121,8 @@ def compare(targets: dict[str, Target]) -> Callable[..., dict[str, Any]]:
     """Run a scenario on every target and assert the outcomes agree; returns outcomes by target name."""
 
     def run(scenario: Callable[[Run], Any], *, moto_differs: str | None = None) -> dict[str, Any]:
-        outcomes = {name: scenario(Run(t)) for name, t in targets.items()}
+        prefix = f"conf-{uuid.uuid4().hex[:16]}"
+        outcomes = {name: scenario(Run(t, bucket_prefix=prefix)) for name, t in targets.items()}
         compare_outcomes(outcomes, moto_differs=moto_differs)
         return outcomes
 

@@ -12,7 +12,7 @@ Compare = Callable[..., dict[str, Any]]
 
 def test_bucket_create_head_list_delete_round_trip(compare: Compare) -> None:
     def scenario(run: Run) -> list[Any]:
-        name = run.target.new_bucket_name()
+        name = run.new_bucket_name()
         created = run.raw("create_bucket", Bucket=name)
         head = run.call("head_bucket", Bucket=name)
         listed = run.raw("list_buckets")
@@ -38,7 +38,7 @@ def test_bucket_create_head_list_delete_round_trip(compare: Compare) -> None:
 def test_bucket_location_is_empty_for_us_east_1_and_named_otherwise(compare: Compare) -> None:
     def scenario(run: Run) -> list[Any]:
         plain = run.bucket()
-        located = run.target.new_bucket_name()
+        located = run.new_bucket_name()
         created = run.call(
             "create_bucket", Bucket=located, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
@@ -78,7 +78,7 @@ def test_deleting_a_bucket_with_objects_is_bucket_not_empty(compare: Compare) ->
 
 def test_operations_on_a_missing_bucket_are_no_such_bucket(compare: Compare) -> None:
     def scenario(run: Run) -> list[Outcome]:
-        name = run.target.new_bucket_name()
+        name = run.new_bucket_name()
         return [
             run.call("head_bucket", Bucket=name),
             run.call("delete_bucket", Bucket=name),

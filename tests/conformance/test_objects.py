@@ -254,7 +254,7 @@ def test_key_longer_than_1024_bytes_is_key_too_long(compare: Compare) -> None:
 def test_rejected_upload_leaves_the_connection_usable(compare: Compare) -> None:
     # boto3 sends "Expect: 100-continue" on PutObject; an early error must not leave the body pending
     def scenario(run: Run) -> list[Outcome]:
-        missing = run.target.new_bucket_name()
+        missing = run.new_bucket_name()
         bucket = run.bucket()
         return [
             run.call("put_object", Bucket=missing, Key="k", Body=b"x" * 1000),
