@@ -38,6 +38,7 @@ from smarts3.adapters.storage.filesystem.locks import KeyLocks
 from smarts3.domain.errors import (
     InvalidObjectName,
     MethodNotAllowed,
+    NoSuchBucket,
     NoSuchKey,
     NoSuchVersion,
     ObjectExistsAsDirectory,
@@ -398,6 +399,9 @@ class ObjectEngine:
     def _prepare_path(self, kp: KeyPaths) -> None:
         """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
         bucket_dir = self.layout.bucket_dir(kp.bucket)
+        if not os.path.isdir(bucket_dir):
+            # deleted while the body streamed: makedirs below must not resurrect the bucket directory
+            raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket})
         try:
             os.makedirs(kp.data.parent, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
