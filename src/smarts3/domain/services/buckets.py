@@ -49,7 +49,10 @@ class BucketService:
         if status not in ("Enabled", "Suspended"):
             raise IllegalVersioningConfigurationException()
         bucket = await self._storage.get_bucket(name)
-        if bucket.object_lock_enabled and status == "Suspended":
+        # Object Lock is on when the bucket was created with it or received a configuration later
+        locked = bucket.object_lock_enabled
+        locked = locked or await self._storage.get_bucket_config(name, "object-lock") is not None
+        if locked and status == "Suspended":
             raise InvalidRequest(
                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
             )

@@ -29,6 +29,7 @@ from smarts3.domain.models import (
 )
 from smarts3.domain.ports import Clock, IdGenerator, StorageBackend
 from smarts3.domain.services.common import Limits, NullDigest, bucket_versioning
+from smarts3.domain.services.object_lock import NO_LOCK, DefaultRetention, LockSettings, with_default
 from smarts3.domain.services.objects import (
     BodyChecks,
     CopySource,
@@ -105,6 +106,7 @@ class MultipartService:
         *,
         checksum_algorithm: str | None = None,
         checksum_type: str | None = None,
+        lock: LockSettings = NO_LOCK,
     ) -> UploadInfo:
         check_key(key, self._limits.max_key_length)
         check_metadata_size(attributes.user_metadata, self._limits.max_metadata_size)
@@ -137,6 +139,9 @@ class MultipartService:
             tags=attributes.tags,
             checksum_algorithm=checksum_algorithm,
             checksum_type=ctype if checksum_algorithm else None,
+            lock_mode=lock.mode,
+            lock_retain_until=lock.retain_until,
+            legal_hold=lock.legal_hold,
         )
         await self._storage.create_upload(upload)
         return upload
@@ -218,7 +223,11 @@ class MultipartService:
         upload_id: str,
         requested: Sequence[CompletedPart],
         conditions: WriteConditions | None = None,
+        *,
+        default_retention: DefaultRetention | None = None,
     ) -> ObjectInfo:
+        """``default_retention`` (the bucket's Object Lock default) applies when the upload named no lock mode;
+        S3 counts it from completion."""
         upload = await self._storage.get_upload(bucket, key, upload_id)
         if not requested:
             raise InvalidRequest("You must specify at least one part")
@@ -252,6 +261,11 @@ class MultipartService:
         total = sum(part.size for part in chosen)
         versioning = await bucket_versioning(self._storage, bucket)
         version_id = self._ids.new_id() if versioning == "Enabled" else ("null" if versioning else None)
+        lock = with_default(
+            LockSettings(upload.lock_mode, upload.lock_retain_until, upload.legal_hold),
+            default_retention,
+            self._clock.now(),
+        )
 
         def build(size: int) -> NewObject:
             if size != total:
@@ -265,9 +279,9 @@ class MultipartService:
                 storage_class=upload.storage_class,
                 tags=upload.tags,
                 parts_count=len(chosen),
-                lock_mode=upload.lock_mode,
-                lock_retain_until=upload.lock_retain_until,
-                legal_hold=upload.legal_hold,
+                lock_mode=lock.mode,
+                lock_retain_until=lock.retain_until,
+                legal_hold=lock.legal_hold,
             )
 
         return await self._storage.complete_upload(

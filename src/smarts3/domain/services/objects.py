@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
 
 import attrs
 
@@ -18,7 +20,9 @@ from smarts3.domain.errors import (
     InvalidRequest,
     InvalidStorageClass,
     InvalidTag,
+    MethodNotAllowed,
     NoSuchKey,
+    NoSuchVersion,
     S3Error,
 )
 from smarts3.domain.models import (
@@ -27,9 +31,15 @@ from smarts3.domain.models import (
     NewObject,
     ObjectInfo,
 )
-from smarts3.domain.ports import Clock, IdGenerator, ObjectReader, StorageBackend
+from smarts3.domain.ports import Clock, IdGenerator, ObjectReader, StorageBackend, WriteCondition
 from smarts3.domain.ranges import parse_range
 from smarts3.domain.services.common import Limits, bucket_versioning
+from smarts3.domain.services.object_lock import (
+    NO_LOCK,
+    LockSettings,
+    check_delete_version,
+    check_retention_change,
+)
 from smarts3.domain.validation import check_key, check_metadata_size
 
 STORAGE_CLASSES = frozenset(
@@ -49,6 +59,19 @@ STORAGE_CLASSES = frozenset(
 )
 
 Tags = tuple[tuple[str, str], ...]
+
+#: Version ids this server hands out (TimeOrderedIds: 32 lower-case hex digits), plus S3's "null".
+_VERSION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def check_version_id(version_id: str) -> str:
+    """S3 answers 400 InvalidArgument for a version id that cannot be one of its own."""
+    if version_id != "null" and _VERSION_ID.fullmatch(version_id) is None:
+        raise InvalidArgument(
+            "Invalid version id specified",
+            extra={"ArgumentName": "versionId", "ArgumentValue": version_id},
+        )
+    return version_id
 
 
 @attrs.frozen
@@ -161,6 +184,8 @@ class CopyOptions:
     attributes: WriteAttributes = attrs.field(factory=WriteAttributes)
     checksum_algorithm: str | None = None
     conditions: WriteConditions = attrs.field(factory=WriteConditions)
+    #: lock state of the new version (S3 never copies the source's lock)
+    lock: LockSettings = NO_LOCK
 
 
 @attrs.frozen
@@ -215,6 +240,7 @@ class ObjectService:
         attributes: WriteAttributes,
         checks: BodyChecks,
         conditions: WriteConditions | None = None,
+        lock: LockSettings = NO_LOCK,
     ) -> ObjectInfo:
         self._check_attributes(key, attributes)
         if checks.content_length is not None and checks.content_length > self._limits.max_object_size:
@@ -241,6 +267,9 @@ class ObjectService:
                 checksum_type="FULL_OBJECT" if checksums else None,
                 storage_class=attributes.storage_class,
                 tags=attributes.tags,
+                lock_mode=lock.mode,
+                lock_retain_until=lock.retain_until,
+                legal_hold=lock.legal_hold,
             )
 
         return await self._storage.write_object(
@@ -314,6 +343,9 @@ class ObjectService:
                     checksum_type="FULL_OBJECT" if checksums else None,
                     storage_class=attributes.storage_class,
                     tags=attributes.tags,
+                    lock_mode=options.lock.mode,
+                    lock_retain_until=options.lock.retain_until,
+                    legal_hold=options.lock.legal_hold,
                 )
 
             info = await self._storage.write_object(
@@ -367,8 +399,20 @@ class ObjectService:
         return info, parse_range(range_header, info.size)
 
     # -- deletes -----------------------------------------------------------------------------------------
-    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteOutcome:
+    async def delete_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        *,
+        bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
+    ) -> DeleteOutcome:
+        """DeleteObject. By version id, a version under legal hold or unexpired retention is refused
+        (AccessDenied); ``condition`` (lifecycle) sees the current object of an id-less delete."""
         versioning = await bucket_versioning(self._storage, bucket)
+        if version_id is not None:
+            await self._check_unlocked(bucket, key, version_id, bypass_governance)
         marker_id = None
         if version_id is None:
             if versioning == "Enabled":
@@ -381,16 +425,35 @@ class ObjectService:
             version_id=version_id,
             versioning=versioning,
             marker_version_id=marker_id,
+            condition=condition if version_id is None else None,
         )
 
-    async def delete_objects(self, bucket: str, items: Sequence[DeleteRequestItem]) -> list[DeleteItemResult]:
+    async def _check_unlocked(self, bucket: str, key: str, version_id: str, bypass_governance: bool) -> None:
+        # Checked just before the delete rather than inside storage's lock: storage's delete condition sees
+        # the latest version, not the one addressed by id.
+        try:
+            info = await self._storage.head_object(bucket, key, version_id)
+        except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
+            return  # absent versions and delete markers carry no lock
+        check_delete_version(info, self._clock.now(), bypass_governance=bypass_governance)
+
+    async def delete_objects(
+        self, bucket: str, items: Sequence[DeleteRequestItem], *, bypass_governance: bool = False
+    ) -> list[DeleteItemResult]:
         """DeleteObjects: each key succeeds or fails on its own; a missing key counts as deleted (S3)."""
         await self._storage.get_bucket(bucket)
         results: list[DeleteItemResult] = []
         for item in items:
             try:
                 check_key(item.key, self._limits.max_key_length)
-                outcome = await self.delete_object(bucket, item.key, item.version_id)
+                if item.version_id is not None:
+                    try:
+                        check_version_id(item.version_id)
+                    except InvalidArgument:
+                        raise NoSuchVersion("The specified version does not exist.") from None
+                outcome = await self.delete_object(
+                    bucket, item.key, item.version_id, bypass_governance=bypass_governance
+                )
             except S3Error as error:
                 results.append(DeleteItemResult(key=item.key, version_id=item.version_id, error=error))
             else:
@@ -410,6 +473,32 @@ class ObjectService:
     async def delete_tags(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         return await self._storage.update_object(
             bucket, key, version_id, lambda info: attrs.evolve(info, tags=())
+        )
+
+    # -- object lock (the bucket's Object Lock is checked by the caller) ---------------------------------
+    async def put_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        mode: str | None,
+        retain_until: datetime | None,
+        *,
+        bypass_governance: bool = False,
+    ) -> ObjectInfo:
+        """PutObjectRetention: checked and applied under storage's per-key lock, so two writers cannot both
+        shorten a retention they each saw as unchanged."""
+        now = self._clock.now()
+
+        def change(info: ObjectInfo) -> ObjectInfo:
+            check_retention_change(info, mode, retain_until, now, bypass_governance=bypass_governance)
+            return attrs.evolve(info, lock_mode=mode, lock_retain_until=retain_until)
+
+        return await self._storage.update_object(bucket, key, version_id, change)
+
+    async def put_legal_hold(self, bucket: str, key: str, version_id: str | None, status: str) -> ObjectInfo:
+        return await self._storage.update_object(
+            bucket, key, version_id, lambda info: attrs.evolve(info, legal_hold=status)
         )
 
 

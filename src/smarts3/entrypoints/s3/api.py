@@ -33,7 +33,6 @@ from smarts3.domain.errors import (
     InvalidDigest,
     MethodNotAllowed,
     NoSuchBucket,
-    NoSuchObjectLockConfiguration,
     NotImplementedS3,
     NotModified,
     S3Error,
@@ -44,6 +43,7 @@ from smarts3.domain.services.multipart import MultipartService
 from smarts3.domain.services.objects import ObjectService
 from smarts3.entrypoints.s3 import buckets as bucket_ops
 from smarts3.entrypoints.s3 import multipart as multipart_ops
+from smarts3.entrypoints.s3 import object_lock as lock_ops
 from smarts3.entrypoints.s3 import objects as object_ops
 from smarts3.entrypoints.s3.request import S3Request
 
@@ -302,7 +302,7 @@ class S3Api:
                 return object_ops.get_object_acl
             if "retention" in query or "legal-hold" in query:
                 req.operation = "REST.GET.OBJECT_LOCK"
-                return _object_lock_missing
+                return lock_ops.get_handler
             if method == "HEAD":
                 req.operation = "REST.HEAD.OBJECT"
                 return _head_object
@@ -321,7 +321,7 @@ class S3Api:
                 return object_ops.put_object_acl
             if "retention" in query or "legal-hold" in query:
                 req.operation = "REST.PUT.OBJECT_LOCK"
-                return _object_lock_missing
+                return lock_ops.put_handler
             req.operation = "REST.COPY.OBJECT" if "x-amz-copy-source" in req.headers else "REST.PUT.OBJECT"
             return object_ops.put_object
         if method == "POST":
@@ -366,7 +366,7 @@ class S3Api:
                 return bucket_ops.get_bucket_acl
             if "object-lock" in query:
                 req.operation = "REST.GET.OBJECT_LOCK_CONFIGURATION"
-                return _missing(_ObjectLockConfigurationNotFound)
+                return lock_ops.get_object_lock_configuration
             if "encryption" in query:
                 req.operation = "REST.GET.ENCRYPTION"
                 return _missing(_NoEncryption)
@@ -401,6 +401,9 @@ class S3Api:
             if "acl" in query:
                 req.operation = "REST.PUT.ACL"
                 return bucket_ops.put_bucket_acl
+            if "object-lock" in query:
+                req.operation = "REST.PUT.OBJECT_LOCK_CONFIGURATION"
+                return lock_ops.put_object_lock_configuration
             if query:
                 for name in query:
                     if name in (
@@ -541,11 +544,6 @@ def _config_handler(fn: Callable[[S3Api, S3Request, str], Awaitable[Response]], 
     return handler
 
 
-class _ObjectLockConfigurationNotFound(S3Error):
-    code, status = "ObjectLockConfigurationNotFoundError", 404
-    default_message = "Object Lock configuration does not exist for this bucket"
-
-
 class _NoEncryption(S3Error):
     code, status = "ServerSideEncryptionConfigurationNotFoundError", 404
     default_message = "The server side encryption configuration was not found"
@@ -565,12 +563,6 @@ def _unsupported_config(name: str) -> Handler:
         raise NotImplementedS3(f"The {name} subresource is not implemented by smarts3.")
 
     return handler
-
-
-async def _object_lock_missing(api: S3Api, req: S3Request) -> Response:
-    assert req.bucket is not None
-    await api.buckets.get(req.bucket)
-    raise NoSuchObjectLockConfiguration()
 
 
 __all__ = ["NoSuchBucket", "S3Api"]

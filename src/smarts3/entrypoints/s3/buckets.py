@@ -189,7 +189,9 @@ async def delete_objects(api: S3Api, req: S3Request) -> Response:
     document = await api.read_verified_document(req)
     quiet, objects = s3xml.parse_delete(document)
     results = await api.objects.delete_objects(
-        req.bucket, [DeleteRequestItem(key=key, version_id=version_id) for key, version_id in objects]
+        req.bucket,
+        [DeleteRequestItem(key=key, version_id=version_id) for key, version_id in objects],
+        bypass_governance=req.headers.get("x-amz-bypass-governance-retention", "").lower() == "true",
     )
     deleted = []
     errors = []

@@ -12,6 +12,7 @@ from smarts3.domain.errors import InvalidArgument
 from smarts3.domain.services.listing import parse_max_keys
 from smarts3.domain.services.multipart import CompletedPart, parse_part_number
 from smarts3.domain.services.objects import CopySource
+from smarts3.entrypoints.s3.object_lock import default_retention, write_lock
 from smarts3.entrypoints.s3.objects import copy_source_conditions, parse_copy_source, write_conditions
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ async def create_upload(api: S3Api, req: S3Request) -> Response:
         write_attributes(headers),
         checksum_algorithm=normalize_algorithm(algorithm) if algorithm else None,
         checksum_type=headers.get("x-amz-checksum-type", "").upper() or None,
+        lock=await write_lock(api, req),
     )
     response = xml_response(s3xml.initiate_multipart_upload(req.bucket, req.key, upload.upload_id))
     if upload.checksum_algorithm:
@@ -84,7 +86,14 @@ async def complete_upload(api: S3Api, req: S3Request) -> Response:
         CompletedPart(part_number=number, etag=etag, checksums=dict(checksums))
         for number, etag, checksums in s3xml.parse_complete_multipart_upload(document)
     ]
-    info = await api.multipart.complete(req.bucket, req.key, upload_id, parts, conditions)
+    info = await api.multipart.complete(
+        req.bucket,
+        req.key,
+        upload_id,
+        parts,
+        conditions,
+        default_retention=await default_retention(api, req.bucket),
+    )
     location = f"/{req.bucket}/{req.key}"
     response = xml_response(
         s3xml.complete_multipart_upload(

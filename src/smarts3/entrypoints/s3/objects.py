@@ -21,7 +21,8 @@ from smarts3.domain.errors import (
     NoSuchKey,
 )
 from smarts3.domain.models import ObjectInfo
-from smarts3.domain.services.objects import CopyOptions, CopySource
+from smarts3.domain.services.objects import CopyOptions, CopySource, check_version_id
+from smarts3.entrypoints.s3.object_lock import bypass_governance, write_lock
 
 if TYPE_CHECKING:
     from smarts3.entrypoints.s3.api import S3Api
@@ -61,7 +62,7 @@ def version_param(req: S3Request) -> str | None:
         return None
     if version_id == "":
         raise InvalidArgument("Version id cannot be the empty string", extra={"ArgumentName": "versionId"})
-    return version_id
+    return check_version_id(version_id)
 
 
 def _version_header(response: Response, info: ObjectInfo) -> None:
@@ -131,6 +132,7 @@ async def put_object(api: S3Api, req: S3Request) -> Response:
     if "x-amz-copy-source" in req.headers:
         return await copy_object(api, req)
     _require_content_length(req)
+    lock = await write_lock(api, req)
     info = await api.objects.put_object(
         req.bucket,
         req.key,
@@ -138,6 +140,7 @@ async def put_object(api: S3Api, req: S3Request) -> Response:
         write_attributes(req.headers),
         body_checks(req.headers, req.body),
         write_conditions(req.headers),
+        lock=lock,
     )
     response = Response(status=200)
     response.add("etag", info.quoted_etag)
@@ -169,6 +172,8 @@ def parse_copy_source(value: str) -> CopySource:
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
             extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value},
         )
+    if version_id:
+        check_version_id(version_id)
     return CopySource(bucket=bucket, key=key, version_id=version_id or None)
 
 
@@ -198,6 +203,7 @@ async def copy_object(api: S3Api, req: S3Request) -> Response:
         attributes=write_attributes(headers),
         checksum_algorithm=algorithm.upper() if algorithm else None,
         conditions=write_conditions(headers) or WriteConditions(),
+        lock=await write_lock(api, req),
     )
     result = await api.objects.copy_object(req.bucket, req.key, source, options)
     info = result.info
@@ -212,7 +218,9 @@ async def copy_object(api: S3Api, req: S3Request) -> Response:
 
 async def delete_object(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
-    outcome = await api.objects.delete_object(req.bucket, req.key, version_param(req))
+    outcome = await api.objects.delete_object(
+        req.bucket, req.key, version_param(req), bypass_governance=bypass_governance(req)
+    )
     response = Response(status=204)
     if outcome.version_id is not None:
         response.add("x-amz-version-id", outcome.version_id)
