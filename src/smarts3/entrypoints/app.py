@@ -21,6 +21,7 @@ from litestar.types import Receive, Scope, Send
 from smarts3.domain.errors import S3Error
 from smarts3.domain.ports import StorageBackend
 from smarts3.entrypoints.container import Container
+from smarts3.entrypoints.lifecycle_runner import LifecycleRunner
 from smarts3.entrypoints.settings import Settings
 
 log = logging.getLogger("smarts3")
@@ -91,6 +92,15 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
 
         handlers.append(prometheus)
 
+    lifecycle_runner = LifecycleRunner(
+        backend,
+        container.objects(),
+        multipart,
+        container.clock(),
+        day_seconds=settings.lifecycle.day_seconds,
+        metrics=metrics,
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Blocking file I/O (fsync above all) runs in threads; the default pool (cpus + 4) would serialise
@@ -101,10 +111,15 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
         await backend.start()
         cleanup = asyncio.create_task(_expire_uploads_forever(multipart, settings))
         gauges = asyncio.create_task(_refresh_upload_gauge(backend, metrics)) if metrics is not None else None
+        lifecycle = (
+            asyncio.create_task(lifecycle_runner.run_forever(settings.lifecycle.interval))
+            if settings.lifecycle.interval > 0
+            else None
+        )
         try:
             yield
         finally:
-            for task in (cleanup, gauges):
+            for task in (cleanup, gauges, lifecycle):
                 if task is None:
                     continue
                 task.cancel()
@@ -121,6 +136,7 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
     )
     app.state.container = container
     app.state.s3_api = api
+    app.state.lifecycle = lifecycle_runner
     operational = {settings.metrics.health_path, settings.metrics.ready_path}
     if metrics is not None:
         operational.add(settings.metrics.path)
