@@ -100,7 +100,7 @@ async def test_delimiter_groups_and_paginates(storage: FilesystemStorage) -> Non
 async def test_pages_read_only_their_own_sidecars(
     storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    keys = [f"dir{d:02d}/obj{i:03d}" for d in range(20) for i in range(100)]
+    keys = [f"dir{d:02d}/obj{i:03d}" for d in range(10) for i in range(100)]
     for key in keys:
         await put(storage, BUCKET, key, b"x")
     loads: list[str] = []
@@ -114,7 +114,7 @@ async def test_pages_read_only_their_own_sidecars(
     listed: list[str] = []
     after = ""
     while True:
-        page = await storage.list_objects(BUCKET, ListQuery(start_after=after, max_keys=500))
+        page = await storage.list_objects(BUCKET, ListQuery(start_after=after, max_keys=250))
         listed += [o.key for o in page.objects]
         if not page.is_truncated:
             break
