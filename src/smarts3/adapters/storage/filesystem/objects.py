@@ -392,8 +392,8 @@ class ObjectEngine:
             except IsADirectoryError as exc:
                 raise ObjectExistsAsDirectory(resource=kp.key) from exc
             if self.fsync:
+                # the sidecar's directory was fsynced by atomic_write; the data rename needs its own
                 fsutil.fsync_dir(kp.data.parent)
-                fsutil.fsync_dir(kp.sidecar.parent)
             return metadata.record_to_info(kp.key, record)
 
     def _prepare_path(self, kp: KeyPaths) -> None:
