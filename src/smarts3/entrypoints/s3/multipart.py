@@ -180,5 +180,6 @@ async def list_uploads(api: S3Api, req: S3Request) -> Response:
             is_truncated=truncated,
             common_prefixes=prefixes,
             encoding_type=encoding,
+            owner=api.owner,
         )
     )
