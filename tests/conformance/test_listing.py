@@ -110,7 +110,7 @@ def test_list_v1_marker_next_marker_and_max_keys(compare: Compare) -> None:
 
     outcomes = compare(scenario, moto_differs="D9")
     first, after_marker, with_delimiter, after_prefix, under_b = outcomes["smarts3-fs"]
-    assert first["Marker"] == "" and first["Prefix"] == "" and "NextMarker" not in first
+    assert "NextMarker" not in first
     assert [i["Key"] for i in first["Contents"]] == ["a.txt", "b/1.txt"] and first["IsTruncated"] is True
     assert [i["Key"] for i in after_marker["Contents"]] == ["b/c/3.txt", "b/c/4.txt", "d/"]
     # S3: NextMarker only comes with a delimiter; clients use the last key otherwise
