@@ -266,7 +266,8 @@ async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
 
             raise MalformedXML("Policies must be valid JSON.") from None
     await api.buckets.put_config(req.bucket, kind, document)
-    return Response(status=204 if kind == "policy" else 200)
+    # S3 answers PutBucketPolicy and PutBucketTagging with 204 No Content, PutBucketCors/Lifecycle with 200
+    return Response(status=204 if kind in ("policy", "tagging") else 200)
 
 
 async def delete_config(api: S3Api, req: S3Request, kind: str) -> Response:
