@@ -320,8 +320,8 @@ def differences(left: Any, right: Any, path: str = "") -> list[str]:
     return [] if left == right else [f"{path}: {left!r} != {right!r}"]
 
 
-def compare_outcomes(outcomes: dict[str, Any], *, moto_differs: str | None = None) -> None:
-    """Both smarts3 adapters answer alike; moto answers alike too, unless a documented difference says not."""
+def compare_outcomes(outcomes: dict[str, Any], *, moto_differs: str | tuple[str, ...] | None = None) -> None:
+    """Both smarts3 adapters answer alike; moto answers alike too, unless documented differences say not."""
     fs, mem, moto = outcomes["smarts3-fs"], outcomes["smarts3-mem"], outcomes["moto"]
     assert fs == mem, "filesystem and memory adapters disagree (fs != mem):\n" + "\n".join(
         differences(fs, mem)
@@ -329,7 +329,7 @@ def compare_outcomes(outcomes: dict[str, Any], *, moto_differs: str | None = Non
     if moto_differs is None:
         assert fs == moto, "smarts3 and moto disagree (smarts3 != moto):\n" + "\n".join(differences(fs, moto))
         return
-    assert moto_differs in documented_differences(), f"{moto_differs} is not a row of {DIFFERENCES.name}"
-    assert fs != moto, (
-        f"moto now agrees with smarts3: difference {moto_differs} is stale, remove it from {DIFFERENCES.name}"
-    )
+    ids = (moto_differs,) if isinstance(moto_differs, str) else moto_differs
+    missing = set(ids) - documented_differences()
+    assert not missing, f"{sorted(missing)} not rows of {DIFFERENCES.name}"
+    assert fs != moto, f"moto now agrees with smarts3: difference {ids} is stale, update {DIFFERENCES.name}"
