@@ -261,3 +261,13 @@ def test_unknown_storage_class_is_refused(s3: Any) -> None:
     assert _error(s3.create_multipart_upload, Bucket=bucket, Key="k", StorageClass="FAST")[0] == (
         "InvalidStorageClass"
     )
+
+
+def test_version_id_marker_needs_a_key_marker(s3: Any) -> None:
+    bucket = _bucket(s3)
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
+    code, status, _ = _error(s3.list_object_versions, Bucket=bucket, VersionIdMarker=version)
+    assert (code, status) == ("InvalidArgument", 400)
+    assert _error(s3.list_object_versions, Bucket=bucket, KeyMarker="k", VersionIdMarker="junk")[0] == (
+        "InvalidArgument"
+    )

@@ -17,7 +17,7 @@ from smarts3.domain.errors import (
     S3Error,
 )
 from smarts3.domain.services.listing import parse_max_keys
-from smarts3.domain.services.objects import DeleteRequestItem
+from smarts3.domain.services.objects import DeleteRequestItem, check_version_id
 
 if TYPE_CHECKING:
     from smarts3.entrypoints.s3.api import S3Api
@@ -149,6 +149,14 @@ async def list_object_versions(api: S3Api, req: S3Request) -> Response:
     delimiter = query.get("delimiter", "")
     key_marker = query.get("key-marker", "")
     version_id_marker = query.get("version-id-marker", "")
+    if version_id_marker and not key_marker:
+        # S3: ListObjectVersions
+        raise InvalidArgument(
+            "A version-id marker cannot be specified without a key marker.",
+            extra={"ArgumentName": "version-id-marker", "ArgumentValue": version_id_marker},
+        )
+    if version_id_marker:
+        check_version_id(version_id_marker)
     page = await api.listing.list_versions(
         req.bucket,
         prefix=prefix,
