@@ -6,7 +6,9 @@ boto3 >= 1.36 sends a CRC32 for every PUT/UploadPart: in a header over HTTP, and
 
 from __future__ import annotations
 
+import base64
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,10 @@ def test_boto3_object_round_trip(target: Target) -> None:
     assert head["Metadata"] == METADATA
     assert head["ContentType"] == "text/plain"
 
-    got = s3.get_object(Bucket=bucket, Key="doc.txt")
+    # the CRC32 boto3 sent (header over HTTP, aws-chunked trailer over HTTPS) was verified and stored
+    got = s3.get_object(Bucket=bucket, Key="doc.txt", ChecksumMode="ENABLED")
     assert got["Body"].read() == body
+    assert got["ChecksumCRC32"] == base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
     ranged = s3.get_object(Bucket=bucket, Key="doc.txt", Range="bytes=6-15")
     assert ranged["ContentRange"] == f"bytes 6-15/{len(body)}"
     assert ranged["Body"].read() == body[6:16]
