@@ -330,3 +330,33 @@ def test_invalid_lock_headers_are_rejected_over_http(s3: Any) -> None:
         "InvalidArgument",
         400,
     )
+
+
+def test_browser_form_upload_gets_the_default_retention(s3: Any) -> None:
+    import urllib.request
+
+    bucket = _locked_bucket(s3)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    post = s3.generate_presigned_post(Bucket=bucket, Key="form.txt")
+    boundary = "----smarts3lock"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in post["fields"].items()
+    ]
+    body = (
+        "".join(parts)
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nhello\r\n'
+        + f"--{boundary}--\r\n"
+    ).encode()
+    request = urllib.request.Request(
+        post["url"], data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status in (200, 204)
+    assert s3.get_object_retention(Bucket=bucket, Key="form.txt")["Retention"]["Mode"] == "COMPLIANCE"

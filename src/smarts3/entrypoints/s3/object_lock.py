@@ -9,6 +9,7 @@ the bucket document ``object-lock`` in S3's XML form. The rules themselves live 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,7 @@ def _parse_until(value: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def requested_lock(headers: dict[str, str]) -> LockSettings:
+def requested_lock(headers: Mapping[str, str]) -> LockSettings:
     """The x-amz-object-lock-* headers of a PUT, copy or CreateMultipartUpload, not yet validated."""
     if not any(name in headers for name in _LOCK_HEADERS):
         return NO_LOCK
@@ -106,11 +107,16 @@ async def write_lock(api: S3Api, req: S3Request) -> LockSettings:
     """The lock state a new version written by ``req`` gets: its headers (validated), else the bucket's default
     retention. One small read for buckets without Object Lock."""
     assert req.bucket is not None
-    requested = requested_lock(req.headers)
-    document = await api.buckets.get_config(req.bucket, OBJECT_LOCK_KIND)
+    return await lock_for(api, req.bucket, req.headers)
+
+
+async def lock_for(api: S3Api, bucket: str, fields: Mapping[str, str]) -> LockSettings:
+    """``write_lock`` for lower-case ``x-amz-object-lock-*`` headers or browser-form fields."""
+    requested = requested_lock(fields)
+    document = await api.buckets.get_config(bucket, OBJECT_LOCK_KIND)
     if document is None and requested.empty:
         return NO_LOCK
-    return check_write_lock(requested, await bucket_lock(api, req.bucket, document), _now())
+    return check_write_lock(requested, await bucket_lock(api, bucket, document), _now())
 
 
 async def default_retention(api: S3Api, bucket: str) -> DefaultRetention | None:

@@ -34,6 +34,7 @@ from smarts3.domain.errors import (
     S3Error,
 )
 from smarts3.domain.services.objects import BodyChecks, WriteAttributes
+from smarts3.entrypoints.s3.object_lock import lock_for
 
 if TYPE_CHECKING:
     from smarts3.entrypoints.s3.api import S3Api
@@ -205,6 +206,7 @@ class PostObjectHandler:
             _file_body(events, content_length_range(check.conditions)),
             _attributes(fields),
             BodyChecks(),
+            lock=await lock_for(api, bucket, fields),
         )
         req.key = key
         # S3 ignores whatever follows the file; read it so the connection can be reused
