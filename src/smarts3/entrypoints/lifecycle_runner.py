@@ -59,7 +59,9 @@ def rules_from_xml(document: bytes) -> list[Rule]:
                 expiration_date=None if expiration is None else expiration.date,
                 expired_object_delete_marker=bool(expiration and expiration.expired_object_delete_marker),
                 noncurrent_days=None if noncurrent is None else noncurrent.noncurrent_days,
-                newer_noncurrent_versions=None if noncurrent is None else noncurrent.newer_noncurrent_versions,
+                newer_noncurrent_versions=None
+                if noncurrent is None
+                else noncurrent.newer_noncurrent_versions,
                 abort_upload_days=raw.abort_incomplete_multipart_upload_days,
             )
         )
@@ -147,7 +149,9 @@ class LifecycleRunner:
     async def _current_objects(self, bucket: str) -> AsyncIterator[list[ObjectInfo]]:
         start_after = ""
         while True:
-            page = await self._storage.list_objects(bucket, ListQuery(start_after=start_after, max_keys=_PAGE))
+            page = await self._storage.list_objects(
+                bucket, ListQuery(start_after=start_after, max_keys=_PAGE)
+            )
             for info in page.objects:
                 yield [info]
             if not page.is_truncated or not page.objects:

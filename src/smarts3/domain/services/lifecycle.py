@@ -166,7 +166,9 @@ def plan_uploads(
     for upload in uploads:
         for rule in active:
             assert rule.abort_upload_days is not None
-            if rule.filter.matches_key(upload.key) and _due(upload.initiated, rule.abort_upload_days, day, now):
+            if rule.filter.matches_key(upload.key) and _due(
+                upload.initiated, rule.abort_upload_days, day, now
+            ):
                 actions.append(Action("abort-upload", upload.key, rule.id, upload_id=upload.upload_id))
                 break
     return actions
