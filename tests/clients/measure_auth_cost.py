@@ -6,7 +6,8 @@ Method: ``smarts3 serve`` (filesystem storage, --no-fsync, one worker) runs as a
 client and server do not share a GIL. The client is one keep-alive ``http.client`` connection sending requests
 back to back on SigV4 presigned URLs made before the timed loop (PUT: a pool of 256 keys, UNSIGNED-PAYLOAD;
 GET: one 4 KiB object). With ``--no-auth`` the same URLs are sent and the query signature is ignored, so the
-difference is the server's presigned SigV4 verification. Every loop is bounded by time and by count. Not
+difference is the server's presigned SigV4 verification. Besides ops/s it reports the server process's CPU
+time per request (/proc), which a busy shared machine disturbs less. Every loop is bounded by time and count. Not
 collected by pytest (the file name does not start with ``test_``).
 """
 
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -35,8 +37,14 @@ BODY = os.urandom(4096)
 MAX_OPS = 200_000
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to compare per-request server cost under load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def serve(auth: bool, data_dir: str) -> Iterator[str]:
+def serve(auth: bool, data_dir: str) -> Iterator[tuple[str, int]]:
     port = free_port()
     cmd = [sys.executable, "-m", "smarts3.entrypoints.cli", "serve", "--port", str(port), "--data-dir", data_dir,
            "--no-fsync", "--log-level", "warning", "--no-access-log"]
@@ -53,7 +61,7 @@ def serve(auth: bool, data_dir: str) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"smarts3 did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -63,12 +71,14 @@ def serve(auth: bool, data_dir: str) -> Iterator[str]:
             proc.wait()
 
 
-def _loop(endpoint: str, method: str, paths: list[str], seconds: float) -> float:
+def _loop(endpoint: str, method: str, paths: list[str], seconds: float, pid: int) -> tuple[float, float]:
+    """(ops/s, server CPU microseconds per request)."""
     host = urlsplit(endpoint).netloc
     conn = http.client.HTTPConnection(host, timeout=10)
     body = BODY if method == "PUT" else None
     headers = {"Content-Length": str(len(BODY))} if method == "PUT" else {}
     ops = 0
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     deadline = start + seconds
     while ops < MAX_OPS:
@@ -81,12 +91,14 @@ def _loop(endpoint: str, method: str, paths: list[str], seconds: float) -> float
         if not ops % 64 and time.perf_counter() > deadline:
             break
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(pid) - cpu_start
     conn.close()
-    return ops / elapsed
+    return ops / elapsed, cpu / ops * 1e6
 
 
-def measure(auth: bool, seconds: float) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="smarts3-authcost-") as data_dir, serve(auth, data_dir) as endpoint:
+def measure(auth: bool, seconds: float) -> dict[str, tuple[float, float]]:
+    with tempfile.TemporaryDirectory(prefix="smarts3-authcost-") as data_dir, \
+            serve(auth, data_dir) as (endpoint, pid):
         s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
                           region_name="us-east-1", config=Config(signature_version="s3v4"))
         s3.create_bucket(Bucket="bench")
@@ -99,8 +111,11 @@ def measure(auth: bool, seconds: float) -> dict[str, float]:
 
         put_paths = [path("put_object", f"put4k/{i:04d}") for i in range(256)]
         get_paths = [path("get_object", "get4k")]
-        _loop(endpoint, "GET", get_paths, 0.3)  # warm up
-        return {"put4k": _loop(endpoint, "PUT", put_paths, seconds), "get4k": _loop(endpoint, "GET", get_paths, seconds)}
+        _loop(endpoint, "GET", get_paths, 0.3, pid)  # warm up
+        return {
+            "put4k": _loop(endpoint, "PUT", put_paths, seconds, pid),
+            "get4k": _loop(endpoint, "GET", get_paths, seconds, pid),
+        }
 
 
 def main() -> None:
@@ -108,16 +123,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per workload")
     parser.add_argument("--rounds", type=int, default=2, help="alternating auth/no-auth rounds (median)")
     args = parser.parse_args()
-    results: dict[str, dict[str, list[float]]] = {"auth": {}, "no-auth": {}}
+    rates: dict[str, dict[str, list[float]]] = {"auth": {}, "no-auth": {}}
+    cpus: dict[str, dict[str, list[float]]] = {"auth": {}, "no-auth": {}}
     for _ in range(args.rounds):
         for mode in ("auth", "no-auth"):
-            for workload, rate in measure(mode == "auth", args.seconds).items():
-                results[mode].setdefault(workload, []).append(rate)
-    print(f"{'workload':<8} {'auth ops/s':>11} {'no-auth ops/s':>14} {'auth cost':>10} {'us/req':>7}")
+            for workload, (rate, cpu_us) in measure(mode == "auth", args.seconds).items():
+                rates[mode].setdefault(workload, []).append(rate)
+                cpus[mode].setdefault(workload, []).append(cpu_us)
+    print(f"{'workload':<8} {'auth ops/s':>11} {'no-auth ops/s':>14} {'ops/s cost':>11} "
+          f"{'server CPU us/req auth':>23} {'no-auth':>8} {'diff':>6}")
     for workload in ("put4k", "get4k"):
-        on = statistics.median(results["auth"][workload])
-        off = statistics.median(results["no-auth"][workload])
-        print(f"{workload:<8} {on:>11.0f} {off:>14.0f} {1 - on / off:>9.1%} {1e6 / on - 1e6 / off:>7.1f}")
+        on, off = statistics.median(rates["auth"][workload]), statistics.median(rates["no-auth"][workload])
+        cpu_on, cpu_off = statistics.median(cpus["auth"][workload]), statistics.median(cpus["no-auth"][workload])
+        print(f"{workload:<8} {on:>11.0f} {off:>14.0f} {1 - on / off:>10.1%} "
+              f"{cpu_on:>23.0f} {cpu_off:>8.0f} {cpu_on - cpu_off:>6.0f}")
 
 
 if __name__ == "__main__":
