@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.entrypoints.cli import main
 from smarts3.testing import running_server
 
@@ -52,7 +53,7 @@ def test_gc_removes_temp_files_of_dead_writers_but_not_fresh_ones_of_live_ones(
     tmp = tmp_path / ".smarts3" / "tmp"
     dead = tmp / "t999999999-deadbeef"
     dead.write_bytes(b"half an upload")
-    live = tmp / f"t{os.getpid()}-cafe"
+    live = tmp / fsutil.temp_name()  # a live writer: this process, this incarnation
     live.write_bytes(b"being written")
     code, out, _ = run(capsys, "gc", "--apply", "--data-dir", str(tmp_path), "--json")
     assert code == 0

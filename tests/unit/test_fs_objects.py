@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from smarts3.adapters.storage.filesystem import FilesystemStorage
+from smarts3.adapters.storage.filesystem import FilesystemStorage, fsutil
 from smarts3.adapters.storage.filesystem.layout import key_components
 from smarts3.domain.errors import (
     BadDigest,
@@ -210,9 +210,12 @@ async def test_start_removes_temps_of_dead_writers_only(tmp_path: Path) -> None:
     dead_pid = _dead_pid()
     tmp = tmp_path / ".smarts3" / "tmp"
     (tmp / f"t{dead_pid}-abc").write_bytes(b"junk")
-    (tmp / f"t{os.getpid()}-live").write_bytes(b"in progress")
+    live = fsutil.temp_name()
+    (tmp / live).write_bytes(b"in progress")
+    # an earlier process that had our pid (a container's server is always pid 1) is dead too
+    (tmp / f"t{os.getpid()}-0123abcdearlier").write_bytes(b"junk of an earlier run")
     await FilesystemStorage(tmp_path, fsync=False).start()
-    assert sorted(os.listdir(tmp)) == [f"t{os.getpid()}-live"]
+    assert sorted(os.listdir(tmp)) == [live]
 
 
 async def test_interrupted_commit_whose_temp_is_lost_rolls_back(

@@ -17,19 +17,31 @@ DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 TEMP_PREFIX = "t"
 
 
+#: distinguishes this process from an earlier one with the same pid (a container's server is always pid 1)
+_INCARNATION = uuid.uuid4().hex[:8]
+
+
 def temp_name(tag: str = "") -> str:
-    """A unique temp file name carrying our pid, so ``start()`` can tell leftovers of dead writers."""
-    return f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{tag}"
+    """A unique temp file name carrying our pid and incarnation, so ``start()`` can tell leftovers of dead
+    writers (including an earlier run that had our pid)."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{_INCARNATION}{uuid.uuid4().hex}{tag}"
 
 
 def temp_owner(name: str) -> int | None:
+    """The pid that wrote ``name``; -1 when it carries our pid but was written by an earlier process."""
     if not name.startswith(TEMP_PREFIX):
         return None
-    pid, sep, _ = name[len(TEMP_PREFIX) :].partition("-")
-    return int(pid) if sep and pid.isdigit() else None
+    pid, sep, rest = name[len(TEMP_PREFIX) :].partition("-")
+    if not (sep and pid.isdigit()):
+        return None
+    if int(pid) == os.getpid() and not rest.startswith(_INCARNATION):
+        return -1
+    return int(pid)
 
 
 def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     if pid == os.getpid():
         return True
     try:

@@ -127,6 +127,7 @@ class ObjectEngine:
         self.cache = cache
         self.fsync = fsync
         self.clock = clock
+        self._tmp_prefix = str(layout.tmp) + os.sep
 
     def paths(self, bucket: str, key: str) -> KeyPaths:
         components = key_components(key)
@@ -151,8 +152,10 @@ class ObjectEngine:
             except OSError:
                 pass
             else:
-                # a file replaced since we opened it reads "<path> (deleted)": still the right place
-                return real == kp.data_s or real == kp.data_s + " (deleted)"
+                # a file replaced since we opened it reads "<path> (deleted)"; one a writer just moved aside
+                # (see _replace_data) lives in our tmp dir. Both are inside; the identity check decides.
+                real = real.removesuffix(" (deleted)")
+                return real == kp.data_s or real.startswith(self._tmp_prefix)
         parent = os.path.dirname(kp.data_s)
         return os.path.realpath(parent) == parent
 
@@ -221,6 +224,10 @@ class ObjectEngine:
                 raise NeedLock()
             self._roll_forward(kp, pending)
             return True
+        if not locked:
+            # a sidecar but no data: the data may be mid-replace (moved aside, see _replace_data): decide
+            # under the lock
+            raise NeedLock()
         if locked:
             # sidecar without data: the object is absent; tidy up
             fsutil.unlink_quiet(kp.sidecar)
@@ -408,13 +415,39 @@ class ObjectEngine:
             ident = metadata.identity_of(os.stat(temp))
             self._write_sidecar(kp, ident, record, pending=temp.name, prev=prev)
             try:
-                fsutil.rename_into(temp, kp.data)
+                self._replace_data(temp, kp, aside=plain is not None)
             except IsADirectoryError as exc:
                 raise ObjectExistsAsDirectory(resource=kp.key) from exc
-            if self.fsync:
-                # the sidecar's directory was fsynced by atomic_write; the data rename needs its own
-                fsutil.fsync_dir(kp.data.parent)
-            return metadata.record_to_info(kp.key, record)
+        if self.fsync:
+            # the sidecar's directory was fsynced by atomic_write; the data rename needs its own. Outside the
+            # key lock, so the next writer of the key can commit meanwhile; still before the caller answers.
+            fsutil.fsync_dir(kp.data.parent)
+        return metadata.record_to_info(kp.key, record)
+
+    def _replace_data(self, temp: Path, kp: KeyPaths, *, aside: bool) -> None:
+        """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).
+
+        ext4 flushes a file renamed over an existing one (``auto_da_alloc``), which made every overwrite cost
+        an implicit fsync even with fsync off. Moving the old file aside first avoids that. In between the
+        plain path is briefly absent: lockless readers then find the sidecar's pending temp and wait for this
+        lock; a crash there rolls the pending temp forward at the next read, and the aside file (a temp name
+        of ours) is removed as a dead writer's leftover.
+        """
+        old = None
+        if aside:
+            old = self.layout.tmp / fsutil.temp_name(".old")
+            try:
+                os.rename(kp.data_s, old)
+            except FileNotFoundError:
+                old = None
+        try:
+            fsutil.rename_into(temp, kp.data)
+        except BaseException:
+            if old is not None:
+                os.rename(old, kp.data_s)
+            raise
+        if old is not None:
+            fsutil.unlink_quiet(old)
 
     def _prepare_path(self, kp: KeyPaths) -> None:
         """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
