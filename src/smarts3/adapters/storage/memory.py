@@ -23,6 +23,8 @@ from smarts3.domain.errors import (
     NoSuchKey,
     NoSuchUpload,
     NoSuchVersion,
+    ObjectExistsAsDirectory,
+    ParentIsObject,
 )
 from smarts3.domain.listing import common_prefix_of, paginate
 from smarts3.domain.models import (
@@ -230,6 +232,7 @@ class MemoryStorage:
         versions = bucket.versions.get(key, [])
         if condition is not None:
             condition(self._current(versions))
+        self._check_path_conflicts(bucket, key)
         if versioning == "Suspended":
             version_id = NULL_VERSION
         elif versioning is None:
@@ -254,6 +257,21 @@ class MemoryStorage:
         )
         bucket.set_versions(key, [_Version(info, data), *self._archive(versions, versioning)])
         return info
+
+    def _check_path_conflicts(self, bucket: _Bucket, key: str) -> None:
+        """Refuse ``a/b`` while ``a`` is an object and ``a`` while ``a/...`` objects exist, exactly as the
+        filesystem adapter must (a file cannot also be a directory), so tests on memory storage catch what
+        production storage would refuse. Only current, non-delete-marker versions occupy a path."""
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            if self._current(bucket.versions.get("/".join(parts[:depth]), [])) is not None:
+                raise ParentIsObject(resource=key)
+        probe = key + "/"
+        index = bisect.bisect_left(bucket.keys, probe)
+        while index < len(bucket.keys) and bucket.keys[index].startswith(probe):
+            if self._current(bucket.versions[bucket.keys[index]]) is not None:
+                raise ObjectExistsAsDirectory(resource=key)
+            index += 1
 
     @staticmethod
     def _archive(versions: list[_Version], versioning: VersioningStatus | None) -> list[_Version]:
