@@ -25,6 +25,7 @@ from smarts3.adapters.http.wire import (
     new_request_id,
     parse_query,
 )
+from smarts3.adapters.observability.logging import request_id_var
 from smarts3.domain.errors import (
     AccessDenied,
     InternalError,
@@ -117,6 +118,8 @@ class S3Api:
         if self.observer is not None:
             self.observer.request_started()
         req = self._parse(scope, receive)
+        # every log line written while this request runs (error lines included) carries its id
+        request_id_token = request_id_var.set(req.request_id)
         bytes_sent = 0
         status = 500
         response: Response | None = None
@@ -142,6 +145,7 @@ class S3Api:
                     response.object_size if response is not None else None,
                     time.perf_counter() - started,
                 )
+            request_id_var.reset(request_id_token)
 
     def _parse(self, scope: Scope, receive: Receive) -> S3Request:
         headers = header_dict(scope["headers"])
