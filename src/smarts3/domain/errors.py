@@ -115,6 +115,11 @@ class IncompleteBody(S3Error):
     default_message = "You did not provide the number of bytes specified by the Content-Length HTTP header."
 
 
+class RequestHeaderSectionTooLarge(S3Error):
+    code, status = "RequestHeaderSectionTooLarge", 400
+    default_message = "Your request header section exceeds the maximum allowed size."
+
+
 class RequestTimeout(S3Error):
     code, status = "RequestTimeout", 400
     default_message = (

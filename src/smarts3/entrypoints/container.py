@@ -90,6 +90,7 @@ class Container(containers.DeclarativeContainer):
         authenticator=authenticator,
         base_domain=settings.provided.server.base_domain,
         request_timeout=settings.provided.limits.request_timeout,
+        max_header_size=settings.provided.limits.max_header_size,
         auth_enabled=settings.provided.auth.enabled,
         observer=observer,
         cors=cors,

@@ -36,6 +36,7 @@ from smarts3.domain.errors import (
     NoSuchBucket,
     NotImplementedS3,
     NotModified,
+    RequestHeaderSectionTooLarge,
     S3Error,
 )
 from smarts3.domain.services.buckets import BucketService
@@ -93,6 +94,7 @@ class S3Api:
         observer: RequestObserver | None = None,
         cors: CorsPolicy | None = None,
         auth_enabled: bool = True,
+        max_header_size: int = 16 * 1024,
     ) -> None:
         self.buckets = buckets
         self.objects = objects
@@ -104,6 +106,7 @@ class S3Api:
         self.observer = observer
         self.cors = cors
         self.auth_enabled = auth_enabled
+        self.max_header_size = max_header_size
         self.owner_id = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
         self.owner_name = "smarts3"
         self.owner = s3xml.Owner(self.owner_id, self.owner_name)
@@ -254,6 +257,13 @@ class S3Api:
 
     # -- dispatch ----------------------------------------------------------------------------------------
     async def _handle(self, req: S3Request) -> Response:
+        # httptools accepts header sections of any size; limits.maxHeaderSize is enforced here
+        if _header_section_size(req.scope["headers"]) > self.max_header_size:
+            try:
+                self._route(req)  # name the operation for the access log and metrics
+            except S3Error:
+                pass
+            raise RequestHeaderSectionTooLarge(extra={"MaxSizeAllowed": str(self.max_header_size)})
         if req.method == "OPTIONS":
             req.operation = "REST.OPTIONS.PREFLIGHT"
             if self.cors is None:
@@ -519,6 +529,11 @@ class S3Api:
             if req.raw_body is not None and response.status >= 300 and not body_never_sent:
                 await req.raw_body.drain()
         return response.status, sent
+
+
+def _header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
+    """Bytes of the request's header lines as sent: ``name: value`` plus CRLF for each."""
+    return sum(len(name) + len(value) for name, value in headers) + 4 * len(headers)
 
 
 def _awaits_continue(req: S3Request) -> bool:
