@@ -77,6 +77,10 @@ class CorsPolicy(Protocol):
 
 
 _BASE_HEADERS = [(b"server", b"smarts3")]
+#: an error answered with more unread body than this closes the connection instead of reading the rest
+_DRAIN_LIMIT = 1024 * 1024
+#: errors after which the rest of the body is not worth waiting for: close the connection (as S3 does)
+_CLOSE_AFTER = frozenset({"RequestTimeout", "IncompleteBody", "EntityTooLarge"})
 _CONFIG_KINDS = ("tagging", "cors", "lifecycle", "policy")
 
 
@@ -500,8 +504,9 @@ class S3Api:
         sent = 0
         # Answering "Expect: 100-continue" before reading the body: the client will not send the body, and
         # uvicorn would otherwise keep the connection and parse the client's next request as this one's body.
-        body_never_sent = _awaits_continue(req)
-        if body_never_sent:
+        # An error that leaves a large or never-coming body unread closes the connection too.
+        close = _awaits_continue(req) or _abandons_body(req, response.status)
+        if close:
             headers.append((b"connection", b"close"))
         try:
             if stream is None:
@@ -526,7 +531,7 @@ class S3Api:
             if response.on_close is not None:
                 await response.on_close()
             # let the connection be reused when a handler answered without reading the whole body
-            if req.raw_body is not None and response.status >= 300 and not body_never_sent:
+            if req.raw_body is not None and response.status >= 300 and not close:
                 await req.raw_body.drain()
         return response.status, sent
 
@@ -534,6 +539,17 @@ class S3Api:
 def _header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
     """Bytes of the request's header lines as sent: ``name: value`` plus CRLF for each."""
     return sum(len(name) + len(value) for name, value in headers) + 4 * len(headers)
+
+
+def _abandons_body(req: S3Request, status: int) -> bool:
+    """An error answered before the body was read, and reading the rest would cost more than a new
+    connection (a silent client, a refused huge upload)."""
+    raw = req.raw_body
+    if raw is None or status < 300:
+        return False
+    if req.error_code in _CLOSE_AFTER:
+        return True
+    return raw.content_length is not None and raw.content_length - raw.received > _DRAIN_LIMIT
 
 
 def _awaits_continue(req: S3Request) -> bool:
