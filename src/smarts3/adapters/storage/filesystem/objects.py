@@ -415,23 +415,26 @@ class ObjectEngine:
             ident = metadata.identity_of(os.stat(temp))
             self._write_sidecar(kp, ident, record, pending=temp.name, prev=prev)
             try:
-                self._replace_data(temp, kp, aside=plain is not None)
+                old = self._replace_data(temp, kp, aside=plain is not None)
             except IsADirectoryError as exc:
                 raise ObjectExistsAsDirectory(resource=kp.key) from exc
+        if old is not None:
+            # freeing the old blocks is slow on ext4; nobody needs to wait for it under the key lock
+            fsutil.unlink_quiet(old)
         if self.fsync:
             # the sidecar's directory was fsynced by atomic_write; the data rename needs its own. Outside the
             # key lock, so the next writer of the key can commit meanwhile; still before the caller answers.
             fsutil.fsync_dir(kp.data.parent)
         return metadata.record_to_info(kp.key, record)
 
-    def _replace_data(self, temp: Path, kp: KeyPaths, *, aside: bool) -> None:
+    def _replace_data(self, temp: Path, kp: KeyPaths, *, aside: bool) -> Path | None:
         """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).
 
         ext4 flushes a file renamed over an existing one (``auto_da_alloc``), which made every overwrite cost
         an implicit fsync even with fsync off. Moving the old file aside first avoids that. In between the
         plain path is briefly absent: lockless readers then find the sidecar's pending temp and wait for this
         lock; a crash there rolls the pending temp forward at the next read, and the aside file (a temp name
-        of ours) is removed as a dead writer's leftover.
+        of ours) is removed as a dead writer's leftover. Returns the aside file for the caller to unlink.
         """
         old = None
         if aside:
@@ -446,8 +449,7 @@ class ObjectEngine:
             if old is not None:
                 os.rename(old, kp.data_s)
             raise
-        if old is not None:
-            fsutil.unlink_quiet(old)
+        return old
 
     def _prepare_path(self, kp: KeyPaths) -> None:
         """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
