@@ -232,11 +232,12 @@ def cpu_ticks(pid: int) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie may wait for a PID 1 that never reaps)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _socket_inodes(server_port: int, client_port: int) -> set[str]:
