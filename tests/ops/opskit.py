@@ -80,11 +80,13 @@ def start_server(
     auth: bool = False,
     name: str = "server",
     tls_context: object | None = None,
+    test_credentials: bool = True,
 ) -> ServerProcess:
     """Start ``smarts3 serve`` on a free port (filesystem storage, fsync on) and wait until it answers.
 
     ``auth=False`` adds ``--no-auth`` so raw-socket requests need no signature; with ``auth=True`` the
-    credentials are :data:`ACCESS_KEY`/:data:`SECRET_KEY`, given through the environment.
+    credentials are :data:`ACCESS_KEY`/:data:`SECRET_KEY`, given through the environment (unless
+    ``test_credentials=False``: the config file's own).
     """
     port = free_port()
     data = data_dir if data_dir is not None else tmp_path / "data"
@@ -92,13 +94,14 @@ def start_server(
     command = [sys.executable, "-m", "smarts3.entrypoints.cli", "serve", "--port", str(port),
                "--data-dir", str(data), "--log-level", "info", *args]
     extra = dict(env or {})
-    if auth:
+    if auth and test_credentials:
         extra.setdefault("SMARTS3_AUTH_CREDENTIALS", f"{ACCESS_KEY}:{SECRET_KEY}")
     else:
         command.append("--no-auth")
     with output.open("wb") as sink:
+        # cwd: relative paths of a config file (logs, certs) land in the test's directory, never the repo
         proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=clean_env(extra),
-                                start_new_session=True)
+                                cwd=tmp_path, start_new_session=True)
     server = ServerProcess(proc, port, data, output, "https" if tls_context is not None else "http")
     _wait_until_ready(server, tls_context)
     return server
