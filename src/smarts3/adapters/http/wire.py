@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import attrs
 
@@ -62,12 +62,23 @@ def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 def parse_query(query_string: str) -> dict[str, str]:
-    """First value of each parameter; names without '=' map to ''. '+' means space, as in forms."""
+    """First value of each parameter; names without '=' map to ''. '+' means space, as in forms.
+
+    Hand-rolled rather than ``parse_qsl``: it ran on every request and was the single largest line of a
+    small GET's profile; only parts that contain ``%`` or ``+`` pay for decoding."""
     if not query_string:
         return {}
     result: dict[str, str] = {}
-    for name, value in parse_qsl(query_string, keep_blank_values=True, errors="surrogateescape"):
-        result.setdefault(name, value)
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote(name.replace("+", " "), errors="surrogateescape")
+        if "%" in value or "+" in value:
+            value = unquote(value.replace("+", " "), errors="surrogateescape")
+        if name not in result:
+            result[name] = value
     return result
 
 

@@ -86,17 +86,21 @@ def url_encode(text: str) -> str:
     botocore decodes with ``unquote_plus``, so ``+`` itself must be (and is) sent as ``%2B``. Lone surrogates
     (undecodable bytes carried by ``surrogateescape``) go out as the original bytes.
     """
+    if _URL_SAFE.fullmatch(text) is not None:
+        return text  # the common case: nothing to encode (listings encode every key)
     return quote_plus(text.encode("utf-8", "surrogateescape"), safe="/*").replace("~", "%7E")
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9\-_.*/]*")
 
 
 def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, as S3 writes them: ``2025-01-31T12:00:00.000Z``. Naive means UTC."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
-    )
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        moment = moment.replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def _document(parts: Iterable[str]) -> bytes:

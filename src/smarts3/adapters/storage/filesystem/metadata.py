@@ -156,7 +156,7 @@ class SidecarCache:
     Bounded LRU; thread-safe because listing runs in worker threads.
     """
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
         self._items: OrderedDict[str, tuple[tuple[int, int, int], dict[str, Any]]] = OrderedDict()
         #: ObjectInfo built from a cached record, valid while that very record object is the cached one

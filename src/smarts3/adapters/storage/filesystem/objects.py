@@ -103,7 +103,8 @@ class Found:
     """One resolved version: its record, where its bytes are, and (for opens) an fd bound to those bytes."""
 
     record: dict[str, Any]
-    data: Path | None
+    #: where the bytes are (a str on the hot path: building a Path per read showed up in listing profiles)
+    data: str | Path | None
     fd: int | None
     plain: bool
     entry: versions.Entry | None = None
@@ -191,7 +192,7 @@ class ObjectEngine:
             doc = self.cache.read(kp.sidecar_s)
             ident = metadata.identity_of(st)
             if doc is not None and tuple(doc["id"]) == ident:
-                return Found(doc["obj"], kp.data, fd, plain=True)
+                return Found(doc["obj"], kp.data_s, fd, plain=True)
             if not locked:
                 raise NeedLock()
             record = self._repair(kp, doc, st)
@@ -202,7 +203,7 @@ class ObjectEngine:
                 os.close(fd)
                 fd = None
                 fd = os.open(kp.data, _OPEN_FLAGS)
-            return Found(record, kp.data, fd, plain=True)
+            return Found(record, kp.data_s, fd, plain=True)
         except _Absent:
             if fd is not None:
                 os.close(fd)

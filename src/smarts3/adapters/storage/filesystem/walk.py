@@ -32,7 +32,7 @@ class TreeWalker:
 
     def entries(
         self, prefix: str = "", start_after: str = "", *, inclusive: bool = False
-    ) -> Iterator[tuple[str, Path]]:
+    ) -> Iterator[tuple[str, str]]:
         """(key, path) for every key with ``prefix`` and > ``start_after`` (>= when inclusive), ascending."""
         self._prefix = prefix
         self._after = start_after
@@ -85,15 +85,15 @@ class TreeWalker:
     def _after_start(self, key: str) -> bool:
         return key > self._after or (self._inclusive and key == self._after)
 
-    def _walk(self, path: str, key_prefix: str) -> Iterator[tuple[str, Path]]:
+    def _walk(self, path: str, key_prefix: str) -> Iterator[tuple[str, str]]:
         children = self._children(path, key_prefix)
         if any(kind == _CONT for _, kind, _ in children):
             # A continuation fragment (over-long segment) is not a whole segment, so its keys may sort on
             # both sides of a sibling: collect this (rare) directory fully and sort.
-            found: list[tuple[str, Path]] = []
+            found: list[tuple[str, str]] = []
             for sort_key, kind, child in children:
                 if kind == _LEAF:
-                    found.append((sort_key, Path(child)))
+                    found.append((sort_key, child))
                 else:
                     found.extend(self._walk(child, sort_key))
             found.sort()
@@ -109,7 +109,7 @@ class TreeWalker:
                     if (sort_key > after or (self._inclusive and sort_key == after)) and not (
                         skip and sort_key.startswith(skip)
                     ):
-                        yield sort_key, Path(child)
+                        yield sort_key, child
                 elif sort_key > prefix:
                     return
                 continue
