@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browserkit import Chromium, WebDriverError, find_browser
 
 from smarts3.testing import running_server
 from smarts3.testing.server import RunningServer, free_port
+
+from browserkit import Chromium, WebDriverError, find_browser
 
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>smarts3 browser test</title></head>

@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from botocore.config import Config
-from browserkit import Chromium
 
 from smarts3.testing.server import RunningServer
+
+from browserkit import Chromium
 
 BUCKET = "browser"
 LOCKED = "browser-locked"

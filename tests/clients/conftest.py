@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clientkit import MULTIPART_SIZE, Target
 
 from smarts3.entrypoints.certs import generate_dev_certificates
 from smarts3.testing import running_server
+
+from clientkit import MULTIPART_SIZE, Target
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+
 from clientkit import (
     METADATA,
     MULTIPART_SIZE,

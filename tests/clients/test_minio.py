@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 import urllib3
+from minio import Minio
+from minio.commonconfig import CopySource
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+
 from clientkit import (
     METADATA,
     MULTIPART_SIZE,
@@ -25,10 +30,6 @@ from clientkit import (
     Target,
     sha256_file,
 )
-from minio import Minio
-from minio.commonconfig import CopySource
-from minio.deleteobjects import DeleteObject
-from minio.error import S3Error
 
 pytestmark = pytest.mark.clients
 

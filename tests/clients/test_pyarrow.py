@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
+
 from clientkit import (
     MULTIPART_SIZE,
     PAGED_COUNT,

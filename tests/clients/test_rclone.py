@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from clientkit import (
     METADATA,
     MULTIPART_SIZE,

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from clientkit import (
     METADATA,
     MULTIPART_SIZE,

@@ -17,10 +17,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from s3conformance import Run, Target, compare_outcomes
 
 from smarts3.testing import RunningServer, running_server
 from smarts3.testing.server import free_port
+
+from s3conformance import Run, Target, compare_outcomes
 
 TARGET_NAMES = ("moto", "smarts3-fs", "smarts3-mem")
 SMARTS3_NAMES = ("smarts3-fs", "smarts3-mem")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from s3conformance import Outcome, Run, Target
 
 Compare = Callable[..., dict[str, Any]]

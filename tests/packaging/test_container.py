@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from dockerfile_spec import parse_final_stage
 from packaging_support import ROOT, Installed, free_port, s3_round_trip, serving, wait_http
 

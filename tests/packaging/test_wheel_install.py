@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from packaging_support import ROOT, Installed, clean_env, free_port, s3_round_trip, serving, wait_http
 
 pytestmark = pytest.mark.slow
