@@ -442,6 +442,8 @@ class SigV4Verifier:
         self._max_skew = max_skew_seconds
         self._now = now
         self._require_signed_amz = require_signed_amz_headers
+        #: presigned GET/HEAD requests already verified (see verify_query); insertion-ordered, oldest evicted
+        self._presigned: dict[tuple[object, ...], AuthResult] = {}
 
     def _secret(self, access_key: str) -> str:
         secret = self._credentials.secret_for(access_key)
@@ -562,6 +564,23 @@ class SigV4Verifier:
                 raise InvalidRequest(
                     "Signed aws-chunked payloads require Authorization header authentication."
                 )
+        # A presigned URL is often fetched many times (a page's images, a CI artifact, a retry loop). Its
+        # signature covers the method, raw path, query and the signed headers' values; once that exact
+        # combination verified, it verifies again until it expires, so keep the result (expiry and
+        # not-yet-valid are still checked above on every request).
+        cacheable = req.method in ("GET", "HEAD") and mode == PAYLOAD_UNSIGNED
+        cache_key: tuple[object, ...] | None = None
+        if cacheable:
+            cache_key = (
+                req.method,
+                req.raw_path,
+                req.query_string,
+                tuple(req.headers.get(name, req.host if name == "host" else "") for name in signed),
+                secret,
+            )
+            hit = self._presigned.get(cache_key)
+            if hit is not None:
+                return hit
         key = signing_key(secret, cred.date, cred.region, cred.service)
         provided = params["X-Amz-Signature"]
         _verify(
@@ -576,7 +595,7 @@ class SigV4Verifier:
             access_key=cred.access_key,
             exclude_query="X-Amz-Signature",
         )
-        return AuthResult(
+        result = AuthResult(
             access_key=cred.access_key,
             payload_mode=mode,
             expected_sha256=expected,
@@ -586,6 +605,14 @@ class SigV4Verifier:
             amz_date=amz_date,
             auth_type=AUTH_V4_QUERY,
         )
+        if cache_key is not None:
+            if len(self._presigned) >= _PRESIGNED_CACHE_SIZE:
+                self._presigned.pop(next(iter(self._presigned)))
+            self._presigned[cache_key] = result
+        return result
+
+
+_PRESIGNED_CACHE_SIZE = 2048
 
 
 def _check_amz_headers_signed(headers: Mapping[str, str], signed: Sequence[str]) -> None:
