@@ -18,9 +18,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from opskit import ACCESS_KEY, SECRET_KEY, clean_env, start_server
 
 from smarts3.testing.server import free_port
+
+from opskit import ACCESS_KEY, SECRET_KEY, clean_env, start_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
