@@ -127,7 +127,7 @@ def uvicorn_options(settings: Settings, tls: TlsFiles) -> dict[str, Any]:
         "backlog": srv.backlog,
         "proxy_headers": srv.proxy_headers,
         "forwarded_allow_ips": srv.forwarded_allow_ips,
-        # only the h11 protocol honours this; httptools has its own fixed header limits
+        # only the h11 protocol honours this; httptools accepts any size, so the S3 API checks the limit itself
         "h11_max_incomplete_event_size": settings.limits.max_header_size,
         "ssl_certfile": tls.certfile,
         "ssl_keyfile": tls.keyfile,
