@@ -39,6 +39,13 @@ def test_boto3_round_trips_1_gib_in_16_mib_parts_with_server_rss_under_200_mib(
     s3 = server.client()
     s3.create_bucket(Bucket="large")
     transfer = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=8)
+    complete_times: list[float] = []
+    s3.meta.events.register(
+        "before-call.s3.CompleteMultipartUpload", lambda **_: complete_times.append(time.monotonic())
+    )
+    s3.meta.events.register(
+        "after-call.s3.CompleteMultipartUpload", lambda **_: complete_times.append(time.monotonic())
+    )
 
     with RssSampler(server.pid) as upload_rss:
         started = time.monotonic()
@@ -52,6 +59,9 @@ def test_boto3_round_trips_1_gib_in_16_mib_parts_with_server_rss_under_200_mib(
     assert head["ETag"] == source.multipart_etag
     # nothing of the upload is left behind: parts are gone once the object is assembled
     assert s3.list_multipart_uploads(Bucket="large").get("Uploads", []) == []
+    stored = sum(p.stat().st_size for p in server.data_dir.rglob("*") if p.is_file())
+    assert SIZE <= stored < SIZE + 16 * MiB, f"{stored} bytes on disk for one 1 GiB object"
+    complete_s = complete_times[1] - complete_times[0]
 
     download = workdir / "download.bin"
     with RssSampler(server.pid) as download_rss:
@@ -64,7 +74,7 @@ def test_boto3_round_trips_1_gib_in_16_mib_parts_with_server_rss_under_200_mib(
     assert sha256_file(download) == source.sha256, "the downloaded file differs from the uploaded one"
 
     figures.add(
-        f"upload {SIZE / MiB / upload_s:.0f} MiB/s ({upload_s:.1f} s), peak RSS {upload_rss.peak:.0f} MiB "
+        f"upload {SIZE / MiB / upload_s:.0f} MiB/s ({upload_s:.1f} s, of which Complete {complete_s:.1f} s), peak RSS {upload_rss.peak:.0f} MiB "
         f"(VmHWM {upload_hwm:.0f} MiB, {upload_rss.samples} samples); download {SIZE / MiB / download_s:.0f} "
         f"MiB/s ({download_s:.1f} s), peak RSS {download_rss.peak:.0f} MiB (VmHWM {download_hwm:.0f} MiB)"
     )
