@@ -34,7 +34,10 @@ from smarts3.domain.models import (
 
 
 class BodyDigest(Protocol):
-    """Receives every chunk of a body as it is written (MD5, SHA-256, CRCs ...)."""
+    """Receives every chunk of a body as it is written (MD5, SHA-256, CRCs ...).
+
+    A digest whose ``wants_bytes`` attribute is False does not need them (storage may then copy in the kernel).
+    """
 
     def update(self, chunk: bytes) -> None: ...
 

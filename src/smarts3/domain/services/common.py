@@ -58,7 +58,11 @@ async def bucket_versioning(store: BucketStore, bucket: str) -> VersioningStatus
 
 
 class NullDigest:
-    """A digest that ignores its input, for writes whose hashes are already known (multipart complete)."""
+    """A digest that ignores its input, for writes whose hashes are already known (multipart complete).
+
+    ``wants_bytes = False`` tells storage it may copy without passing the bytes through Python."""
+
+    wants_bytes = False
 
     def update(self, chunk: bytes) -> None:
         return None
