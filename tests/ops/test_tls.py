@@ -130,3 +130,35 @@ def certifi_bundle() -> str:
     import certifi
 
     return str(certifi.where())
+
+
+def test_sigterm_with_an_idle_tls_keep_alive_client_exits_promptly(certs: Path, tmp_path: Path) -> None:
+    """An idle pooled TLS connection used to hold shutdown for the whole grace period (close_notify wait)."""
+    import signal
+    import time
+
+    context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    server = start_server(
+        tmp_path,
+        "--tls-cert", str(certs / "cert.pem"), "--tls-key", str(certs / "key.pem"),
+        "--shutdown-grace", "10",
+        auth=True,
+        tls_context=context,
+    )
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"https://localhost:{server.port}",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            verify=str(certs / "ca.pem"),
+        )
+        client.list_buckets()  # leaves a keep-alive connection idle in boto3's pool
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=9) == 0
+        assert time.monotonic() - started < 5
+        del client
+    finally:
+        server.stop()

@@ -112,7 +112,7 @@ def test_serve_with_invalid_settings_exits_2_before_binding(monkeypatch: pytest.
 def test_uvicorn_options_follow_settings(tmp_path: Path) -> None:
     s = load_settings(None, {}, {"server.shutdownGrace": 3.5, "server.port": 1234, "limits.maxHeaderSize": 999})
     options = uvicorn_options(s, TlsFiles())
-    assert options["loop"] == "uvloop" and options["http"] == "httptools" and options["lifespan"] == "on"
+    assert options["loop"] == "uvloop" and options["http"] == "smarts3.entrypoints.server:QuickCloseHttpToolsProtocol" and options["lifespan"] == "on"
     assert options["access_log"] is False and options["timeout_graceful_shutdown"] == 3.5
     assert options["port"] == 1234 and options["h11_max_incomplete_event_size"] == 999
 

@@ -115,7 +115,7 @@ def uvicorn_options(settings: Settings, tls: TlsFiles) -> dict[str, Any]:
         "host": srv.host,
         "port": srv.port,
         "loop": "uvloop" if _available("uvloop") else "asyncio",
-        "http": "httptools" if _available("httptools") else "h11",
+        "http": "smarts3.entrypoints.server:QuickCloseHttpToolsProtocol" if _available("httptools") else "h11",
         "lifespan": "on",
         "access_log": False,  # the app writes the access log (smarts3.access)
         "log_config": None,  # logging is configured by configure_logging
@@ -308,3 +308,33 @@ def run(settings: Settings) -> None:
             if redirect is not None and thread is not None:
                 redirect.should_exit = True
                 thread.join(timeout=5)
+
+
+def _quick_close_protocol() -> type:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class QuickClose(HttpToolsProtocol):
+        """uvicorn's httptools protocol, but idle keep-alive connections are dropped at once on shutdown.
+
+        A plain close of a TLS connection waits for the client's close_notify, which an idle pooled client
+        (boto3 keeps connections open) never sends, so SIGTERM used to take the whole shutdown grace period.
+        Connections with a request in flight still finish it, as before."""
+
+        def shutdown(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.abort()
+            else:
+                self.cycle.keep_alive = False
+
+    QuickClose.__name__ = QuickClose.__qualname__ = "QuickCloseHttpToolsProtocol"
+    return QuickClose
+
+
+def __getattr__(name: str) -> object:
+    # resolved lazily (uvicorn imports "smarts3.entrypoints.server:QuickCloseHttpToolsProtocol" by name), so
+    # importing this module does not require httptools
+    if name == "QuickCloseHttpToolsProtocol":
+        cls = _quick_close_protocol()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
