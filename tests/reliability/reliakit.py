@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 import boto3
-from botocore.auth import S3SigV4Auth
+from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -73,14 +74,21 @@ class ServerProcess:
         ]
         if not self.fsync:
             command.append("--no-fsync")
-        env = {**os.environ, "SMARTS3_ACCESS_KEY_ID": ACCESS_KEY, "SMARTS3_SECRET_ACCESS_KEY": SECRET_KEY, **self.extra_env}
+        env = {
+            **os.environ,
+            "SMARTS3_ACCESS_KEY_ID": ACCESS_KEY,
+            "SMARTS3_SECRET_ACCESS_KEY": SECRET_KEY,
+            **self.extra_env,
+        }
         env.pop("SMARTS3_CONFIG", None)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"smarts3 exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"smarts3 exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}"
+                )
             if self.ready():
                 return
             time.sleep(0.05)
@@ -134,20 +142,63 @@ def serving(data_dir: Path, **kwargs: Any) -> Iterator[ServerProcess]:
         server.stop()
 
 
+class _RawPathAuth(SigV4Auth):
+    """SigV4 for S3 over a path exactly as sent (S3 does not normalise ``..`` or re-encode the path)."""
+
+    def _normalize_url_path(self, path: str) -> str:
+        return path
+
+    def _canonical_query_string_url(self, parts: Any) -> str:
+        # the query as sent, each name and value decoded to bytes and re-encoded the one canonical way
+        pairs = []
+        for item in parts.query.split("&") if parts.query else []:
+            name, _, value = item.partition("=")
+            pairs.append((_canonical(name), _canonical(value)))
+        return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def _canonical(text: str) -> str:
+    return quote(unquote_to_bytes(text), safe="-_.~")
+
+
 def sign(
+    method: str,
+    endpoint_url: str,
+    path_and_query: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    content_sha256: str = "UNSIGNED-PAYLOAD",
+) -> dict[str, str]:
+    """Headers of a SigV4-signed request for inputs boto3 refuses to build (default: unsigned payload)."""
+    request = AWSRequest(
+        method=method,
+        url=endpoint_url + path_and_query,
+        headers={**dict(headers or {}), "X-Amz-Content-SHA256": content_sha256},
+    )
+    _RawPathAuth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
+    signed = dict(request.headers.items())
+    signed["Host"] = endpoint_url.split("://", 1)[1]
+    return signed
+
+
+def raw_request(
     method: str,
     endpoint_url: str,
     path_and_query: str,
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
     *,
-    access_key: str = ACCESS_KEY,
-    secret_key: str = SECRET_KEY,
-) -> dict[str, str]:
-    """Headers of a SigV4-signed request (for inputs boto3 refuses to build)."""
-    request = AWSRequest(method=method, url=endpoint_url + path_and_query, data=body, headers=dict(headers or {}))
-    S3SigV4Auth(Credentials(access_key, secret_key), "s3", REGION).add_auth(request)
-    return dict(request.headers.items())
+    content_length: int | None = None,
+    content_sha256: str = "UNSIGNED-PAYLOAD",
+) -> bytes:
+    """The bytes of a signed HTTP/1.1 request; ``content_length`` may disagree with ``body`` on purpose."""
+    signed = sign(method, endpoint_url, path_and_query, headers, content_sha256=content_sha256)
+    length = len(body) if content_length is None else content_length
+    lines = [f"{method} {path_and_query} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in signed.items()]
+    lines.append(f"Content-Length: {length}")
+    lines.append("Connection: close")  # so a reader knows the reply ended (HEAD has a length but no body)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def raw_exchange(port: int, request: bytes, *, timeout: float = 10.0, shutdown: bool = False) -> bytes:
@@ -187,5 +238,3 @@ def _complete(reply: bytes) -> bool:
 def status_of(reply: bytes) -> int:
     assert reply.startswith(b"HTTP/1."), reply[:200]
     return int(reply.split(b" ", 2)[1])
-
-

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from reliakit import ServerProcess
 
 BUCKET = "race"
@@ -47,9 +48,13 @@ def test_server_runs_two_worker_processes(server: ServerProcess) -> None:
     assert len(children) >= 2, children
 
 
-def test_concurrent_puts_to_one_key_leave_one_whole_body_and_reads_never_see_a_mix(server: ServerProcess) -> None:
+def test_concurrent_puts_to_one_key_leave_one_whole_body_and_reads_never_see_a_mix(
+    server: ServerProcess,
+) -> None:
     writers, rounds, size = 6, 4, 300_000
-    bodies = {i: bytes([i]) * 7 + hashlib.sha256(str(i).encode()).digest() * (size // 32) for i in range(writers)}
+    bodies = {
+        i: bytes([i]) * 7 + hashlib.sha256(str(i).encode()).digest() * (size // 32) for i in range(writers)
+    }
     md5s = {hashlib.md5(b).hexdigest() for b in bodies.values()}
     initial = b"initial" * 1000
     md5s.add(hashlib.md5(initial).hexdigest())
@@ -78,7 +83,8 @@ def test_concurrent_puts_to_one_key_leave_one_whole_body_and_reads_never_see_a_m
 
     def write(i: int) -> list[str]:
         return [
-            clients[i].put_object(Bucket=BUCKET, Key="hot", Body=bodies[i])["ETag"].strip('"') for _ in range(rounds)
+            clients[i].put_object(Bucket=BUCKET, Key="hot", Body=bodies[i])["ETag"].strip('"')
+            for _ in range(rounds)
         ]
 
     try:

@@ -153,7 +153,9 @@ class Writer:
 
     def multipart(self, key: str) -> None:
         content_type, meta = self._meta()
-        upload = self.s3.create_multipart_upload(Bucket=BUCKET, Key=key, ContentType=content_type, Metadata=meta)
+        upload = self.s3.create_multipart_upload(
+            Bucket=BUCKET, Key=key, ContentType=content_type, Metadata=meta
+        )
         upload_id = upload["UploadId"]
         parts = [_body(self.rng, PART + self.rng.randint(0, PART)) for _ in range(self.rng.randint(1, 2))]
         parts.append(_body(self.rng, self.rng.randint(1, PART)))
@@ -188,7 +190,9 @@ class Writer:
             self._write(
                 key,
                 seed,
-                lambda: self.s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": source}),
+                lambda: self.s3.copy_object(
+                    Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": source}
+                ),
                 "copy",
             )
             return
@@ -315,7 +319,9 @@ def test_sigkill_at_random_moments_loses_or_tears_nothing(tmp_path: Path) -> Non
             ledger.acked[name] = _state(body, hashlib.md5(body).hexdigest(), "application/seed", meta)
         for round_no in range(ROUNDS):
             stop = threading.Event()
-            writers = [Writer(w, keys[w], server.client(), ledger, rng.randrange(1 << 30)) for w in range(WRITERS)]
+            writers = [
+                Writer(w, keys[w], server.client(), ledger, rng.randrange(1 << 30)) for w in range(WRITERS)
+            ]
             threads = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in writers]
             for thread in threads:
                 thread.start()
@@ -334,6 +340,8 @@ def test_sigkill_at_random_moments_loses_or_tears_nothing(tmp_path: Path) -> Non
     finally:
         server.kill()
     writes = sum(ledger.counts.values())
-    print(f"seed {seed}: {ROUNDS} kill rounds, {writes} acknowledged writes {dict(ledger.counts)}, checks {totals}")
+    print(
+        f"seed {seed}: {ROUNDS} kill rounds, {writes} acknowledged writes {dict(ledger.counts)}, checks {totals}"
+    )
     assert writes > ROUNDS * 5, "the writers hardly ran: the test proves nothing"
     assert time.monotonic() - started < 120
