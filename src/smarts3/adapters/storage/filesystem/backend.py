@@ -370,7 +370,8 @@ class FilesystemStorage:
         versioning: VersioningStatus | None,
         version_id: str | None,
     ) -> ObjectInfo:
-        busy = self.uploads.take(kp.bucket, kp.key, upload_id, "complete")
+        with fsutil.disk_errors():
+            busy = self.uploads.take(kp.bucket, kp.key, upload_id, "complete")
         temp = self.layout.tmp / fsutil.temp_name()
         try:
             size = self.uploads.assemble(busy, kp.bucket, kp.key, upload_id, parts, temp, digest)
@@ -391,7 +392,9 @@ class FilesystemStorage:
         self._require_bucket(bucket)
 
         def run() -> None:
-            self.uploads.drop(self.uploads.take(bucket, key, upload_id, "abort"))
+            with fsutil.disk_errors():
+                busy = self.uploads.take(bucket, key, upload_id, "abort")
+            self.uploads.drop(busy)
 
         await asyncio.to_thread(run)
 
