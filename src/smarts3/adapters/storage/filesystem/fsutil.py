@@ -61,6 +61,24 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(path: Path, *, fsync: bool) -> None:
+    """``os.makedirs(path, exist_ok=True)``; with ``fsync`` the entry of every directory it created is fsynced
+    in its parent, so a file later made durable inside ``path`` is also reachable after a power loss."""
+    if not fsync:
+        os.makedirs(path, exist_ok=True)
+        return
+    missing: list[Path] = []
+    current = path
+    while not os.path.isdir(current) and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    if not missing:
+        return
+    os.makedirs(path, exist_ok=True)
+    for created in reversed(missing):
+        fsync_dir(created.parent)
+
+
 def unlink_quiet(path: Path | str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

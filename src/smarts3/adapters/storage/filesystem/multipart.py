@@ -47,7 +47,7 @@ class Uploads:
     def create(self, upload: UploadInfo) -> None:
         directory = self.upload_dir(upload.bucket, upload.upload_id)
         with fsutil.disk_errors():
-            os.makedirs(directory, exist_ok=True)
+            fsutil.make_dirs(directory, fsync=self.fsync)
             fsutil.atomic_write(
                 directory / "upload.json",
                 metadata.upload_to_bytes(upload),

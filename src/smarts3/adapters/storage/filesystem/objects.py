@@ -284,7 +284,7 @@ class ObjectEngine:
         prev: dict[str, Any] | None,
     ) -> None:
         doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
-        os.makedirs(kp.sidecar.parent, exist_ok=True)
+        fsutil.make_dirs(kp.sidecar.parent, fsync=self.fsync)
         fsutil.atomic_write(kp.sidecar, metadata.encode(doc), fsync=self.fsync, tmp_dir=self.layout.tmp)
         self.cache.forget(kp.sidecar_s)
 
@@ -459,7 +459,7 @@ class ObjectEngine:
             # deleted while the body streamed: makedirs below must not resurrect the bucket directory
             raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket})
         try:
-            os.makedirs(kp.data.parent, exist_ok=True)
+            fsutil.make_dirs(kp.data.parent, fsync=self.fsync)
         except (FileExistsError, NotADirectoryError) as exc:
             raise ParentIsObject(resource=kp.key) from exc
         if kp.data.parent != bucket_dir and not self._inside(kp):
