@@ -202,6 +202,11 @@ class SidecarCache:
                 self._items.popitem(last=False)
         return doc
 
+    def peek(self, path: str) -> dict[str, Any] | None:
+        """The cached sidecar at ``path`` without checking the file (callers validate it another way)."""
+        hit = self._items.get(path)
+        return None if hit is None else hit[1]
+
     def forget(self, path: str) -> None:
         with self._lock:
             self._items.pop(path, None)

@@ -364,6 +364,18 @@ class ObjectEngine:
             kp = self.paths(bucket, key)
         except InvalidObjectName:
             return None
+        if walked:
+            # Listing fast path: a cached sidecar whose recorded identity is the data file's current identity
+            # describes exactly these bytes, so skip the sidecar's own stat. (A metadata-only update, tags or
+            # retention, changes nothing a listing shows.)
+            doc = self.cache.peek(kp.sidecar_s)
+            if doc is not None and not doc.get("pending"):
+                try:
+                    st = os.lstat(kp.data_s)
+                except OSError:
+                    st = None
+                if st is not None and stat.S_ISREG(st.st_mode) and tuple(doc["id"]) == metadata.identity_of(st):
+                    return self.cache.info_for(kp.sidecar_s, key, doc["obj"])
         try:
             found = self.read_plain(kp, locked=False, want_fd=False, walked=walked)
         except NeedLock:

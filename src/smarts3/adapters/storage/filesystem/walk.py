@@ -12,12 +12,37 @@ directories, inner directories end in ``.d``). Symlinks and names the key encodi
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from smarts3.adapters.storage.filesystem.layout import decode_component, is_canonical_name
 
 _LEAF, _DIR, _CONT = 0, 1, 2
+
+# Sorted directory listings, validated by the directory's (inode, mtime): a paginated listing of a big
+# directory otherwise reads and sorts every entry again for each page. Shared by all walkers of the process.
+_DIR_CACHE: dict[tuple[str, bool], tuple[tuple[int, int], list[tuple[str, int, str]]]] = {}
+_DIR_CACHE_LOCK = threading.Lock()
+_DIR_CACHE_MAX_ENTRIES = 100_000  # entries across all cached directories (memory bound)
+_QUIET_NS = 200_000_000
+_cached_entries = 0
+
+
+def _remember(
+    key: tuple[str, bool], stamp: tuple[int, int], children: list[tuple[str, int, str]]
+) -> None:
+    global _cached_entries
+    with _DIR_CACHE_LOCK:
+        old = _DIR_CACHE.pop(key, None)
+        if old is not None:
+            _cached_entries -= len(old[1])
+        while _DIR_CACHE and _cached_entries + len(children) > _DIR_CACHE_MAX_ENTRIES:
+            _, evicted = _DIR_CACHE.pop(next(iter(_DIR_CACHE)))
+            _cached_entries -= len(evicted[1])
+        _DIR_CACHE[key] = (stamp, children)
+        _cached_entries += len(children)
 
 
 class TreeWalker:
@@ -42,6 +67,24 @@ class TreeWalker:
         return self._walk(str(self._root), "")
 
     def _children(self, path: str, key_prefix: str) -> list[tuple[str, int, str]]:
+        """The sorted entries of one directory, from the directory cache when it is provably current."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        cache_key = (path, self._versions)
+        hit = _DIR_CACHE.get(cache_key)
+        if hit is not None and hit[0] == (st.st_ino, st.st_mtime_ns):
+            return hit[1]
+        scanned_at = time.time_ns()
+        children = self._scan(path, key_prefix)
+        # Trust the snapshot later only if the directory had been quiet for a while before we read it: file
+        # timestamps are coarse (a few ms), so a change right after a change could keep the same mtime.
+        if scanned_at - st.st_mtime_ns > _QUIET_NS and len(children) <= _DIR_CACHE_MAX_ENTRIES:
+            _remember(cache_key, (st.st_ino, st.st_mtime_ns), children)
+        return children
+
+    def _scan(self, path: str, key_prefix: str) -> list[tuple[str, int, str]]:
         children: list[tuple[str, int, str]] = []
         try:
             scan = os.scandir(path)
