@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ async def test_listing_sees_keys_added_and_removed_after_a_cached_snapshot(tmp_p
     await storage.create_bucket("cache", region="us-east-1")
     for n in range(5):
         await put(storage, "cache", f"k{n}", b"x")
-    time.sleep(walk._QUIET_NS / 1e9 + 0.05)  # let the directory go quiet so its snapshot is cached
+    await asyncio.sleep(walk._QUIET_NS / 1e9 + 0.05)  # let the directory go quiet: its snapshot is cached
     assert await _keys(storage, "cache") == [f"k{n}" for n in range(5)]
     assert any(path == str(tmp_path / "cache") for path, _ in walk._DIR_CACHE)
     await put(storage, "cache", "k5", b"new")  # through the API
