@@ -146,7 +146,14 @@ class Uploads:
             shutil.rmtree(busy, ignore_errors=True)
 
     def drop(self, busy: Path) -> None:
-        shutil.rmtree(busy, ignore_errors=True)
+        # rename first: a crash halfway through the removal must leave a directory recover() removes, not a
+        # "complete" one it would give back as an upload with parts missing
+        doomed = busy.parent / f"{BUSY_PREFIX}drop-{fsutil.temp_name()}"
+        try:
+            os.rename(busy, doomed)
+        except OSError:
+            doomed = busy
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def assemble(
         self,
