@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +47,11 @@ from smarts3.domain.validation import is_valid_bucket_name
 class _UtcClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+#: Listings are CPU-bound Python: several of them in the general I/O pool only fight over the GIL (a listing
+#: of 200 keys ran 3x slower under 16 concurrent clients). One thread keeps them off the event loop without that.
+_LISTING_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smarts3-list")
 
 
 class FilesystemStorage:
@@ -295,7 +301,9 @@ class FilesystemStorage:
 
     async def list_objects(self, bucket: str, query: ListQuery) -> ListPage:
         self._require_bucket(bucket)
-        return await asyncio.to_thread(listing.list_objects, self.objects, bucket, query)
+        return await asyncio.get_running_loop().run_in_executor(
+            _LISTING_EXECUTOR, listing.list_objects, self.objects, bucket, query
+        )
 
     async def list_versions(self, bucket: str, query: VersionListQuery) -> VersionListPage:
         self._require_bucket(bucket)
