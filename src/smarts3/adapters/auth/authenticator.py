@@ -95,6 +95,10 @@ class Authenticator:
         headers so aws-chunked bodies decode (chunk signatures are then not checked).
         """
         authorization = req.headers.get("authorization")
+        if authorization is None and self.enabled and req.method in ("GET", "HEAD") and req.query_string:
+            cached = self._v4.cached_presigned(req)
+            if cached is not None:
+                return cached
         kind, params = _query_auth_kind(req.query_string)
         if not self.enabled:
             return _unauthenticated(req, AUTH_DISABLED)

@@ -442,8 +442,10 @@ class SigV4Verifier:
         self._max_skew = max_skew_seconds
         self._now = now
         self._require_signed_amz = require_signed_amz_headers
-        #: presigned GET/HEAD requests already verified (see verify_query); insertion-ordered, oldest evicted
-        self._presigned: dict[tuple[object, ...], AuthResult] = {}
+        #: presigned GET/HEAD requests already verified (see cached_presigned); insertion-ordered, oldest evicted
+        self._presigned: dict[
+            tuple[str, str, str], tuple[AuthResult, tuple[str, ...], tuple[str, ...], float, float, str]
+        ] = {}
 
     def _secret(self, access_key: str) -> str:
         secret = self._credentials.secret_for(access_key)
@@ -564,23 +566,7 @@ class SigV4Verifier:
                 raise InvalidRequest(
                     "Signed aws-chunked payloads require Authorization header authentication."
                 )
-        # A presigned URL is often fetched many times (a page's images, a CI artifact, a retry loop). Its
-        # signature covers the method, raw path, query and the signed headers' values; once that exact
-        # combination verified, it verifies again until it expires, so keep the result (expiry and
-        # not-yet-valid are still checked above on every request).
         cacheable = req.method in ("GET", "HEAD") and mode == PAYLOAD_UNSIGNED
-        cache_key: tuple[object, ...] | None = None
-        if cacheable:
-            cache_key = (
-                req.method,
-                req.raw_path,
-                req.query_string,
-                tuple(req.headers.get(name, req.host if name == "host" else "") for name in signed),
-                secret,
-            )
-            hit = self._presigned.get(cache_key)
-            if hit is not None:
-                return hit
         key = signing_key(secret, cred.date, cred.region, cred.service)
         provided = params["X-Amz-Signature"]
         _verify(
@@ -605,10 +591,43 @@ class SigV4Verifier:
             amz_date=amz_date,
             auth_type=AUTH_V4_QUERY,
         )
-        if cache_key is not None:
+        if cacheable:
             if len(self._presigned) >= _PRESIGNED_CACHE_SIZE:
                 self._presigned.pop(next(iter(self._presigned)))
-            self._presigned[cache_key] = result
+            values = tuple(req.headers.get(name, req.host if name == "host" else "") for name in signed)
+            self._presigned[(req.method, req.raw_path, req.query_string)] = (
+                result,
+                signed,
+                values,
+                epoch - self._max_skew,
+                epoch + expires,
+                secret,
+            )
+        return result
+
+    def cached_presigned(self, req: RequestView) -> AuthResult | None:
+        """A presigned GET/HEAD that verified before, if it is still the very same request and still valid.
+
+        A presigned URL is often fetched many times (a page's images, a CI artifact, a retry loop, a load
+        test). Its signature covers the method, raw path, raw query and the signed headers' values; once that
+        exact combination verified with a secret, it verifies again until it expires. Anything else (expired,
+        not yet valid, another signed header value, a rotated secret, a body) goes the full way, which also
+        produces the proper error.
+        """
+        entry = self._presigned.get((req.method, req.raw_path, req.query_string))
+        if entry is None:
+            return None
+        result, names, values, not_before, expires_at, secret = entry
+        now = self._now()
+        if now < not_before or now > expires_at or "x-amz-content-sha256" in req.headers:
+            return None
+        if tuple(req.headers.get(name, req.host if name == "host" else "") for name in names) != values:
+            return None
+        try:
+            if self._credentials.secret_for(result.access_key or "") != secret:
+                return None
+        except Exception:
+            return None
         return result
 
 
