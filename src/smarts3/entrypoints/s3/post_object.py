@@ -193,8 +193,9 @@ class PostObjectHandler:
         await api.buckets.get(bucket)
         if "key" not in fields:
             raise _missing_key()
-        check_conditions(check.conditions, {**fields, "bucket": bucket}, None)
         key = fields["key"].replace("${filename}", filename)
+        if check.access_key is not None:
+            _check_policy(check, fields, bucket, key)
         if not key:
             raise _missing_key()
         acl = fields.get("acl")
@@ -213,6 +214,19 @@ class PostObjectHandler:
         async for _ in events:
             pass
         return _success(req, fields, bucket, key, info.etag, info.version_id)
+
+
+def _check_policy(check: PolicyCheck, fields: dict[str, str], bucket: str, key: str) -> None:
+    """The policy must hold for the key as stored (``${filename}`` substituted) or as the form wrote it.
+
+    An anonymous form has no policy: nothing to check (the bucket's ACL already admitted it).
+    """
+    try:
+        check_conditions(check.conditions, {**fields, "key": key, "bucket": bucket}, None)
+    except S3Error:
+        if key == fields["key"]:
+            raise
+        check_conditions(check.conditions, {**fields, "bucket": bucket}, None)
 
 
 async def _file_body(events: AsyncIterator[Event], limits: tuple[int, int] | None) -> AsyncIterator[bytes]:
