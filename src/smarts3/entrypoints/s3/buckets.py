@@ -117,7 +117,8 @@ async def list_objects_v2(api: S3Api, req: S3Request) -> Response:
         req.bucket,
         prefix=prefix,
         delimiter=delimiter,
-        continuation_token=token,
+        # an empty continuation-token (what some SDKs send for "from the start") lists from the start
+        continuation_token=token or None,
         start_after=start_after,
         max_keys=max_keys,
     )
