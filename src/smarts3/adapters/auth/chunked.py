@@ -365,8 +365,14 @@ def _content_encodings(headers: Mapping[str, str]) -> list[str]:
 
 
 def is_aws_chunked(result: AuthResult, headers: Mapping[str, str]) -> bool:
-    """True when the body is aws-chunked framed (STREAMING-* payload, or ``Content-Encoding: aws-chunked``)."""
-    return result.payload_mode in STREAMING_MODES or "aws-chunked" in _content_encodings(headers)
+    """True when the body is aws-chunked framed (STREAMING-* payload, or ``Content-Encoding: aws-chunked``).
+
+    A body signed by its own SHA-256 (``x-amz-content-sha256: <hex>``) is the object's bytes as they are: a
+    client that merely labels it ``aws-chunked`` (S3 strips the label) is not sending chunk framing.
+    """
+    if result.payload_mode in STREAMING_MODES:
+        return True
+    return result.payload_mode != PAYLOAD_SHA256 and "aws-chunked" in _content_encodings(headers)
 
 
 def stored_content_encoding(headers: Mapping[str, str]) -> str | None:

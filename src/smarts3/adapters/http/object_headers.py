@@ -31,12 +31,12 @@ def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
             continue
         if name == "content-encoding":
             # aws-chunked is transfer framing, not a property of the object (S3 strips it)
-            codings = [
-                c.strip() for c in value.split(",") if c.strip() and c.strip().lower() != "aws-chunked"
-            ]
-            if not codings:
+            codings = [c.strip() for c in value.split(",") if c.strip()]
+            kept = [c for c in codings if c.lower() != "aws-chunked"]
+            if not kept:
                 continue
-            value = ",".join(codings)
+            if len(kept) != len(codings):
+                value = ", ".join(kept)  # otherwise kept exactly as sent ("deflate, gzip" stays so)
         stored[name] = value
     return stored
 
