@@ -73,3 +73,12 @@ def test_substituted_key_outside_the_condition_is_refused(server: RunningServer)
         f"{server.endpoint_url}/signed-drop", data=fields, files={"file": ("bar.txt", b"bar")}, timeout=30
     )
     assert response.status_code == 403
+
+
+def test_policy_with_an_empty_condition_object_is_a_malformed_policy(server: RunningServer) -> None:
+    fields = {"key": "empty-cond.txt", **_v2_signed_fields(server, [{}])}
+    response = httpx.post(
+        f"{server.endpoint_url}/signed-drop", data=fields, files={"file": ("x.txt", b"x")}, timeout=30
+    )
+    assert response.status_code == 400
+    assert "<Code>InvalidPolicyDocument</Code>" in response.text

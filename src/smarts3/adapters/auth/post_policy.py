@@ -190,6 +190,9 @@ def parse_conditions(raw: Any) -> tuple[Condition, ...]:
     out: list[Condition] = []
     for cond in raw:
         if isinstance(cond, dict):
+            if not cond:
+                # S3: an object condition names a field ({"field": "value"}); {} is malformed
+                raise _bad_condition(cond)
             for name, value in cond.items():
                 if not isinstance(value, str | int | float) or isinstance(value, bool):
                     raise _bad_condition(cond)
