@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from smarts3.testing import running_server
@@ -61,3 +62,18 @@ def test_content_encoding_is_stored_as_sent_minus_aws_chunked(
     got = client.get_object(Bucket=bucket, Key="enc")
     assert got.get("ContentEncoding") == stored
     assert got["Body"].read() == b"abc"
+
+
+def test_anonymous_request_on_a_missing_bucket_is_no_such_bucket(server: RunningServer) -> None:
+    for method in ("GET", "DELETE", "PUT"):
+        response = httpx.request(method, f"{server.endpoint_url}/no-such-bucket-here/key", timeout=30)
+        assert response.status_code == 404, method
+        assert "<Code>NoSuchBucket</Code>" in response.text
+
+
+def test_anonymous_request_on_an_existing_private_bucket_is_still_access_denied(
+    server: RunningServer, bucket: str
+) -> None:
+    response = httpx.get(f"{server.endpoint_url}/{bucket}/key", timeout=30)
+    assert response.status_code == 403
+    assert "<Code>AccessDenied</Code>" in response.text

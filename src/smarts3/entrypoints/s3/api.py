@@ -225,6 +225,9 @@ class S3Api:
             await self._authorize_anonymous(req)
 
     async def _authorize_anonymous(self, req: S3Request) -> None:
+        if req.bucket is not None:
+            # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
+            await self.buckets.get(req.bucket)
         if req.method in ("GET", "HEAD") and req.bucket is not None and req.key is not None:
             try:
                 acl = await self.buckets.get_config(req.bucket, "acl")
