@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from s3conformance import Outcome, Run
+import pytest
+from botocore.exceptions import ClientError
+
+from s3conformance import Outcome, Run, Target
 
 Compare = Callable[..., dict[str, Any]]
 
@@ -53,15 +56,29 @@ def test_bucket_location_is_empty_for_us_east_1_and_named_otherwise(compare: Com
     assert outcomes["smarts3-fs"][2]["LocationConstraint"] == "eu-west-1"
 
 
-def test_creating_own_bucket_again_is_bucket_already_owned_by_you(compare: Compare) -> None:
+def test_creating_own_bucket_again_in_us_east_1_succeeds_and_keeps_it(compare: Compare) -> None:
     def scenario(run: Run) -> Any:
         name = run.bucket()
-        return run.call("create_bucket", Bucket=name)
+        run.raw("put_object", Bucket=name, Key="kept", Body=b"x")
+        again = run.call("create_bucket", Bucket=name)
+        return [again["status"], run.call("head_object", Bucket=name, Key="kept")["status"]]
 
-    outcomes = compare(scenario, moto_differs="D1")
-    # S3 (us-east-1 legacy): creating your own bucket again answers 200; everywhere else 409
-    # BucketAlreadyOwnedByYou. smarts3 answers the unambiguous 409 that every other region gives.
-    assert outcomes["smarts3-fs"] == {"status": 409, "code": "BucketAlreadyOwnedByYou"}
+    outcomes = compare(scenario)
+    # S3 (CreateBucket, "Errors"): in us-east-1 creating your own bucket again answers 200 and keeps it
+    assert outcomes["smarts3-fs"] == [200, 200]
+
+
+def test_creating_own_bucket_again_in_another_region_is_bucket_already_owned_by_you(
+    smarts3_target: Target,
+) -> None:
+    client = smarts3_target.client
+    name = smarts3_target.new_bucket_name()
+    config = {"LocationConstraint": "eu-west-1"}
+    client.create_bucket(Bucket=name, CreateBucketConfiguration=config)
+    with pytest.raises(ClientError) as caught:
+        client.create_bucket(Bucket=name, CreateBucketConfiguration=config)
+    assert caught.value.response["Error"]["Code"] == "BucketAlreadyOwnedByYou"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
 
 
 def test_deleting_a_bucket_with_objects_is_bucket_not_empty(compare: Compare) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from urllib.parse import quote_plus
+from urllib.parse import quote
 
 from smarts3.adapters.http.xml_models import (
     CorsRule,
@@ -81,14 +81,14 @@ def escape(text: str) -> str:
 
 
 def url_encode(text: str) -> str:
-    """S3's ``encoding-type=url``: UTF-8 percent-encoding keeping ``A-Za-z0-9-_.*/``, space as ``+``.
-
-    botocore decodes with ``unquote_plus``, so ``+`` itself must be (and is) sent as ``%2B``. Lone surrogates
-    (undecodable bytes carried by ``surrogateescape``) go out as the original bytes.
+    """S3's ``encoding-type=url``: UTF-8 percent-encoding keeping ``A-Za-z0-9-_.*/``; a space is ``%20`` and
+    ``+`` is ``%2B``, as S3 answers (ceph/s3-tests checks both), so clients decoding with either ``unquote``
+    or ``unquote_plus`` (botocore) get the key back. Lone surrogates (undecodable bytes carried by
+    ``surrogateescape``) go out as the original bytes.
     """
     if _URL_SAFE.fullmatch(text) is not None:
         return text  # the common case: nothing to encode (listings encode every key)
-    return quote_plus(text.encode("utf-8", "surrogateescape"), safe="/*").replace("~", "%7E")
+    return quote(text.encode("utf-8", "surrogateescape"), safe="/*").replace("~", "%7E")
 
 
 _URL_SAFE = re.compile(r"[A-Za-z0-9\-_.*/]*")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smarts3.domain.errors import (
+    BucketAlreadyOwnedByYou,
     IllegalVersioningConfigurationException,
     InvalidBucketName,
     InvalidRequest,
@@ -25,7 +26,16 @@ class BucketService:
     ) -> BucketInfo:
         check_bucket_name(name)
         region = location or self.region
-        bucket = await self._storage.create_bucket(name, region=region, object_lock=object_lock)
+        try:
+            bucket = await self._storage.create_bucket(name, region=region, object_lock=object_lock)
+        except BucketAlreadyOwnedByYou:
+            # S3 (CreateBucket, "Errors"): in us-east-1 creating a bucket you already own answers 200 and
+            # keeps it; every other region answers 409 BucketAlreadyOwnedByYou.
+            existing = await self._storage.get_bucket(name)
+            if region == "us-east-1" and existing.region == "us-east-1" and not object_lock:
+                return existing
+            raise
+
         if object_lock:
             # S3: enabling Object Lock at creation turns versioning on for good.
             await self._storage.put_bucket_config(name, VERSIONING_KIND, b"Enabled")
