@@ -207,6 +207,10 @@ class SigV2Verifier:
             ):
                 if alt != resource:
                     yield string_to_sign(req.method, req.headers, date_lines[0], alt)
+            # botocore signs a path-style bucket request (URL "/bucket") with the resource "/bucket/"
+            path, q, subs = resource.partition("?")
+            if path.count("/") == 1 and len(path) > 1:
+                yield string_to_sign(req.method, req.headers, date_lines[0], f"{path}/{q}{subs}")
 
         first = ""
         for sts in candidates():
