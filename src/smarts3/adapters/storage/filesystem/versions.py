@@ -87,7 +87,7 @@ def add(vdir: Path, key: str, record: dict[str, Any], data: Path | None, *, fsyn
     """Archive ``record`` (moving ``data`` in, or a delete marker when None). Json first: see module doc."""
     version_id = record.get("vid") or "null"
     entry = Entry(record["seq"], version_id, version_entry_name(record["seq"], version_id))
-    os.makedirs(vdir, exist_ok=True)
+    fsutil.make_dirs(vdir, fsync=fsync)  # new version folders must survive a power loss too
     fsutil.atomic_write(
         entry.json_path(vdir), metadata.encode({"key": key, "obj": record}), fsync=fsync, tmp_dir=tmp
     )
