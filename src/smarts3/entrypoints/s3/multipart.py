@@ -13,7 +13,12 @@ from smarts3.domain.services.listing import parse_max_keys
 from smarts3.domain.services.multipart import CompletedPart, parse_part_number
 from smarts3.domain.services.objects import CopySource
 from smarts3.entrypoints.s3.object_lock import default_retention, write_lock
-from smarts3.entrypoints.s3.objects import copy_source_conditions, parse_copy_source, write_conditions
+from smarts3.entrypoints.s3.objects import (
+    copy_source_conditions,
+    parse_copy_source,
+    write_conditions,
+    written_version_header,
+)
 
 if TYPE_CHECKING:
     from smarts3.entrypoints.s3.api import S3Api
@@ -105,8 +110,7 @@ async def complete_upload(api: S3Api, req: S3Request) -> Response:
             checksum_type=info.checksum_type,
         )
     )
-    if info.version_id is not None:
-        response.add("x-amz-version-id", info.version_id)
+    written_version_header(response, info.version_id)
     return response
 
 

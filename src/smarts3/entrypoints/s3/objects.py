@@ -70,6 +70,13 @@ def _version_header(response: Response, info: ObjectInfo) -> None:
         response.add("x-amz-version-id", info.version_id)
 
 
+def written_version_header(response: Response, version_id: str | None) -> None:
+    """x-amz-version-id on a write (PUT, copy, POST, CompleteMultipartUpload): S3 sends it only for a real
+    version; the ``null`` version a versioning-suspended bucket writes gets no header."""
+    if version_id is not None and version_id != "null":
+        response.add("x-amz-version-id", version_id)
+
+
 def _require_content_length(req: S3Request) -> None:
     headers = req.headers
     if "content-length" not in headers and "x-amz-decoded-content-length" not in headers:
@@ -144,7 +151,7 @@ async def put_object(api: S3Api, req: S3Request) -> Response:
     )
     response = Response(status=200)
     response.add("etag", info.quoted_etag)
-    _version_header(response, info)
+    written_version_header(response, info.version_id)
     for algorithm, value in info.checksums.items():
         response.add(f"x-amz-checksum-{algorithm.lower()}", value)
     if info.checksum_type and info.checksums:
@@ -210,7 +217,7 @@ async def copy_object(api: S3Api, req: S3Request) -> Response:
     response = xml_response(
         s3xml.copy_object_result(etag=info.etag, last_modified=info.last_modified, checksums=info.checksums)
     )
-    _version_header(response, info)
+    written_version_header(response, info.version_id)
     if result.source_version_id is not None:
         response.add("x-amz-copy-source-version-id", result.source_version_id)
     return response
