@@ -287,6 +287,7 @@ def _success(
             response = Response(status=200 if status == "200" else 204)
         response.add("location", location)
     response.add("etag", f'"{etag}"')
-    if version_id is not None and version_id != "null":  # S3 sends no header for a suspended bucket's null version
+    # S3 sends no header for the null version a versioning-suspended bucket writes
+    if version_id is not None and version_id != "null":
         response.add("x-amz-version-id", version_id)
     return response
