@@ -43,3 +43,30 @@ def test_sigv2_boto3_client_can_create_list_acl_and_delete_a_bucket(server: Runn
     v2.head_bucket(Bucket=bucket_name)
     v2.delete_object(Bucket=bucket_name, Key="k")
     v2.delete_bucket(Bucket=bucket_name)
+
+
+def test_list_buckets_pages_by_name_with_max_buckets_and_continuation_token(client: Any) -> None:
+    names = [f"page-{i}" for i in range(3)]
+    for name in names:
+        client.create_bucket(Bucket=name)
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"MaxBuckets": 2, "Prefix": "page-"}
+    while True:
+        page = client.list_buckets(**kwargs)
+        assert page["Prefix"] == "page-"
+        seen += [b["Name"] for b in page["Buckets"]]
+        if "ContinuationToken" not in page:
+            break
+        kwargs["ContinuationToken"] = page["ContinuationToken"]
+    assert seen == names
+    assert [b["Name"] for b in client.list_buckets(Prefix="page-1")["Buckets"]] == ["page-1"]
+    for name in names:
+        client.delete_bucket(Bucket=name)
+
+
+def test_list_buckets_rejects_max_buckets_out_of_range(client: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as err:
+        client.list_buckets(MaxBuckets=10001)
+    assert err.value.response["Error"]["Code"] == "InvalidArgument"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 from smarts3.adapters.http import xml as s3xml
@@ -35,9 +36,59 @@ def _encoding_type(req: S3Request) -> str | None:
     return "url"
 
 
+def _max_buckets(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10000:
+        raise InvalidArgument("max-buckets must be between 1 and 10000", extra={"ArgumentName": "max-buckets"})
+    return value
+
+
+def _bucket_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode("ascii")
+
+
+def _bucket_after_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode("ascii")).decode()
+    except (ValueError, UnicodeError):
+        raise InvalidArgument(
+            "The continuation token provided is incorrect", extra={"ArgumentName": "continuation-token"}
+        ) from None
+
+
 async def list_buckets(api: S3Api, req: S3Request) -> Response:
-    buckets = await api.buckets.list()
-    return xml_response(s3xml.list_buckets(buckets, owner_id=api.owner_id, owner_name=api.owner_name))
+    """ListBuckets, paginated by name with max-buckets / continuation-token, filtered by prefix and bucket-region."""
+    query = req.query
+    buckets = list(await api.buckets.list())
+    prefix = query.get("prefix")
+    if prefix:
+        buckets = [b for b in buckets if b.name.startswith(prefix)]
+    region = query.get("bucket-region")
+    if region:
+        buckets = [b for b in buckets if b.region == region]
+    token = query.get("continuation-token")
+    if token:
+        after = _bucket_after_token(token)
+        buckets = [b for b in buckets if b.name > after]
+    limit = _max_buckets(query.get("max-buckets"))
+    next_token = None
+    if limit is not None and len(buckets) > limit:
+        buckets = buckets[:limit]
+        next_token = _bucket_token(buckets[-1].name)
+    return xml_response(
+        s3xml.list_buckets(
+            buckets,
+            owner_id=api.owner_id,
+            owner_name=api.owner_name,
+            prefix=prefix,
+            continuation_token=next_token,
+        )
+    )
 
 
 async def create_bucket(api: S3Api, req: S3Request) -> Response:
