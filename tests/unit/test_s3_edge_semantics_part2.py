@@ -70,3 +70,26 @@ def test_list_buckets_rejects_max_buckets_out_of_range(client: Any) -> None:
     with pytest.raises(ClientError) as err:
         client.list_buckets(MaxBuckets=10001)
     assert err.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_retried_complete_multipart_upload_succeeds_with_the_same_etag(client: Any, bucket_name: str) -> None:
+    # an SDK retries CompleteMultipartUpload when the first answer is lost; S3 answers 200 again
+    client.create_bucket(Bucket=bucket_name)
+    upload_id = client.create_multipart_upload(Bucket=bucket_name, Key="k")["UploadId"]
+    etag = client.upload_part(Bucket=bucket_name, Key="k", UploadId=upload_id, PartNumber=1, Body=b"abc")["ETag"]
+    parts = {"Parts": [{"ETag": etag, "PartNumber": 1}]}
+    first = client.complete_multipart_upload(Bucket=bucket_name, Key="k", UploadId=upload_id, MultipartUpload=parts)
+    again = client.complete_multipart_upload(Bucket=bucket_name, Key="k", UploadId=upload_id, MultipartUpload=parts)
+    assert again["ETag"] == first["ETag"]
+    assert client.get_object(Bucket=bucket_name, Key="k")["Body"].read() == b"abc"
+
+
+def test_complete_of_an_unknown_upload_with_other_parts_is_no_such_upload(client: Any, bucket_name: str) -> None:
+    from botocore.exceptions import ClientError
+
+    client.create_bucket(Bucket=bucket_name)
+    client.put_object(Bucket=bucket_name, Key="k", Body=b"abc")
+    parts = {"Parts": [{"ETag": '"' + "0" * 32 + '"', "PartNumber": 1}]}
+    with pytest.raises(ClientError) as err:
+        client.complete_multipart_upload(Bucket=bucket_name, Key="k", UploadId="nope", MultipartUpload=parts)
+    assert err.value.response["Error"]["Code"] == "NoSuchUpload"

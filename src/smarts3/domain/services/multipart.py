@@ -18,6 +18,7 @@ from smarts3.domain.errors import (
     InvalidPartOrder,
     InvalidRequest,
     NoSuchUpload,
+    S3Error,
 )
 from smarts3.domain.models import (
     ByteRange,
@@ -228,7 +229,13 @@ class MultipartService:
     ) -> ObjectInfo:
         """``default_retention`` (the bucket's Object Lock default) applies when the upload named no lock mode;
         S3 counts it from completion."""
-        upload = await self._storage.get_upload(bucket, key, upload_id)
+        try:
+            upload = await self._storage.get_upload(bucket, key, upload_id)
+        except NoSuchUpload:
+            done = await self._already_completed(bucket, key, requested)
+            if done is None:
+                raise
+            return done
         if not requested:
             raise InvalidRequest("You must specify at least one part")
         uploaded = {part.part_number: part for part in await self._storage.list_parts(bucket, key, upload_id)}
@@ -295,6 +302,24 @@ class MultipartService:
             versioning=versioning,
             version_id=version_id,
         )
+
+    async def _already_completed(
+        self, bucket: str, key: str, requested: Sequence[CompletedPart]
+    ) -> ObjectInfo | None:
+        """A retried CompleteMultipartUpload (the first answer lost) succeeds again, as on S3: the upload is
+        gone, but the current object is the one these very parts made (same multipart ETag)."""
+        try:
+            joined = b"".join(bytes.fromhex(item.etag.strip().strip('"')) for item in requested)
+        except ValueError:
+            return None
+        if not requested:
+            return None
+        expected = f"{hashlib.md5(joined).hexdigest()}-{len(requested)}"
+        try:
+            current = await self._storage.head_object(bucket, key)
+        except S3Error:
+            return None
+        return current if current.etag == expected else None
 
     async def abort(self, bucket: str, key: str, upload_id: str) -> None:
         await self._storage.get_bucket(bucket)
