@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from smarts3.testing import running_server
 from smarts3.testing.server import RunningServer
@@ -64,3 +65,23 @@ def test_writes_to_a_versioned_bucket_still_send_their_version_id(client: Any, b
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     put = client.put_object(Bucket=bucket, Key="k", Body=b"v")
     assert put["VersionId"] not in ("", "null")
+
+
+def test_head_object_reports_how_many_tags_the_object_has(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="k", Body=b"v", Tagging="a=1&b=2")
+    assert client.head_object(Bucket=bucket, Key="k")["TagCount"] == 2
+    assert client.get_object(Bucket=bucket, Key="k")["TagCount"] == 2
+    client.put_object(Bucket=bucket, Key="untagged", Body=b"v")
+    assert "TagCount" not in client.head_object(Bucket=bucket, Key="untagged")
+
+
+def test_tagging_header_with_a_bare_name_stores_a_tag_with_an_empty_value(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="k", Body=b"v", Tagging="foo=bar&bar")
+    tags = client.get_object_tagging(Bucket=bucket, Key="k")["TagSet"]
+    assert tags == [{"Key": "foo", "Value": "bar"}, {"Key": "bar", "Value": ""}]
+
+
+def test_tagging_header_with_an_empty_tag_name_is_rejected(client: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as err:
+        client.put_object(Bucket=bucket, Key="k", Body=b"v", Tagging="=orphan")
+    assert err.value.response["Error"]["Code"] == "InvalidArgument"

@@ -48,15 +48,14 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def parse_tagging_header(value: str | None) -> tuple[tuple[str, str], ...]:
-    """x-amz-tagging: URL-query encoded ``k1=v1&k2=v2``."""
+    """x-amz-tagging: URL-query encoded ``k1=v1&k2=v2``; a bare ``k`` (no ``=``) is tag ``k`` with an empty value."""
     if not value:
         return ()
-    try:
-        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
+    pairs = parse_qsl(value, keep_blank_values=True)
+    if any(not k for k, _ in pairs):
         raise InvalidArgument(
             "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates."
-        ) from None
+        )
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
         raise InvalidTag("Cannot provide multiple Tags with the same key")

@@ -19,8 +19,9 @@ from smarts3.domain.errors import (
     InvalidRequest,
     MissingContentLength,
     NoSuchKey,
+    S3Error,
 )
-from smarts3.domain.models import ObjectInfo
+from smarts3.domain.models import ByteRange, ObjectInfo
 from smarts3.domain.services.objects import CopyOptions, CopySource, check_version_id
 from smarts3.entrypoints.s3.object_lock import bypass_governance, write_lock
 
@@ -91,6 +92,8 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
     part_number = req.query.get("partNumber")
     range_header = headers.get("range")
     if part_number is not None:
+        if range_header is not None:
+            raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
         if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
             raise InvalidArgument(
                 "Part number must be an integer between 1 and 10000, inclusive",
@@ -108,10 +111,13 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
             req.bucket, req.key, version_id=version_id, range_header=range_header, conditions=conditions
         )
         info = reader.info
-    if part_number is not None and int(part_number) > (info.parts_count or 1):
-        if reader is not None:
-            await reader.aclose()
-        raise InvalidPartNumber()
+    if part_number is not None:
+        try:
+            byte_range = _part_range(info, int(part_number), byte_range)
+        except S3Error:
+            if reader is not None:
+                await reader.aclose()
+            raise
     response = Response(status=206 if byte_range is not None else 200)
     add_object_headers(
         response,
@@ -119,7 +125,7 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
         query=req.query,
         checksum_mode=checksum_mode,
         byte_range=byte_range,
-        include_tag_count=not head,
+        include_tag_count=True,  # GetObject and HeadObject both send x-amz-tagging-count
     )
     if byte_range is not None:
         response.add("content-range", f"bytes {byte_range.start}-{byte_range.end}/{info.size}")
@@ -132,6 +138,22 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
         response.stream = reader.iter_bytes(byte_range)
         response.on_close = reader.aclose
     return response
+
+
+def _part_range(info: ObjectInfo, number: int, byte_range: ByteRange | None) -> ByteRange | None:
+    """S3: GetObject/HeadObject with partNumber address one part of a multipart object (206 with its
+    Content-Range); part 1 of an ordinary object is the whole object."""
+    sizes = info.part_sizes
+    if not sizes:
+        if number > (info.parts_count or 1):
+            raise InvalidPartNumber()
+        return byte_range
+    if number > len(sizes):
+        raise InvalidPartNumber()
+    start = sum(sizes[: number - 1])
+    if sizes[number - 1] == 0:
+        return byte_range
+    return ByteRange(start, start + sizes[number - 1] - 1)
 
 
 async def put_object(api: S3Api, req: S3Request) -> Response:
