@@ -58,6 +58,8 @@ class ObjectInfo:
     is_delete_marker: bool = False
     is_latest: bool = True
     parts_count: int | None = None
+    #: sizes of the parts of a multipart object, in order (GetObject/HeadObject with partNumber)
+    part_sizes: tuple[int, ...] = ()
     #: object-lock state (issue: object lock): mode GOVERNANCE/COMPLIANCE, retain-until, legal hold ON/OFF
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
@@ -87,6 +89,7 @@ class NewObject:
     storage_class: str = "STANDARD"
     tags: tuple[tuple[str, str], ...] = ()
     parts_count: int | None = None
+    part_sizes: tuple[int, ...] = ()
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
     legal_hold: str | None = None

@@ -251,6 +251,7 @@ class MemoryStorage:
             version_id=version_id,
             is_latest=True,
             parts_count=new.parts_count,
+            part_sizes=new.part_sizes,
             lock_mode=new.lock_mode,
             lock_retain_until=new.lock_retain_until,
             legal_hold=new.legal_hold,

@@ -286,6 +286,7 @@ class MultipartService:
                 storage_class=upload.storage_class,
                 tags=upload.tags,
                 parts_count=len(chosen),
+                part_sizes=tuple(part.size for part in chosen),
                 lock_mode=lock.mode,
                 lock_retain_until=lock.retain_until,
                 legal_hold=lock.legal_hold,

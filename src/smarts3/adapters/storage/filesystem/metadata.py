@@ -73,6 +73,8 @@ def record_from_new(
         "luntil": _dt(new.lock_retain_until),
         "lhold": new.legal_hold,
     }
+    if new.part_sizes:
+        record["ps"] = list(new.part_sizes)
     return record
 
 
@@ -97,6 +99,7 @@ def record_to_info(key: str, record: dict[str, Any], *, is_latest: bool = True) 
         is_delete_marker=bool(record.get("dm")),
         is_latest=is_latest,
         parts_count=record.get("pc"),
+        part_sizes=tuple(record.get("ps") or ()),
         lock_mode=record.get("lmode"),
         lock_retain_until=None if until is None else datetime.fromisoformat(until),
         legal_hold=record.get("lhold"),
@@ -115,6 +118,7 @@ def info_to_record(info: ObjectInfo, seq: int) -> dict[str, Any]:
             storage_class=info.storage_class,
             tags=info.tags,
             parts_count=info.parts_count,
+            part_sizes=info.part_sizes,
             lock_mode=info.lock_mode,
             lock_retain_until=info.lock_retain_until,
             legal_hold=info.legal_hold,
