@@ -93,3 +93,19 @@ def test_complete_of_an_unknown_upload_with_other_parts_is_no_such_upload(client
     with pytest.raises(ClientError) as err:
         client.complete_multipart_upload(Bucket=bucket_name, Key="k", UploadId="nope", MultipartUpload=parts)
     assert err.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+_ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
+@pytest.mark.parametrize(
+    ("canned", "public"), [("public-read", ["READ"]), ("public-read-write", ["READ", "WRITE"]), ("private", [])]
+)
+def test_get_bucket_acl_shows_the_canned_acl_anonymous_access_honours(
+    client: Any, bucket_name: str, canned: str, public: list[str]
+) -> None:
+    client.create_bucket(Bucket=bucket_name, ACL="public-read")
+    client.put_bucket_acl(Bucket=bucket_name, ACL=canned)
+    grants = client.get_bucket_acl(Bucket=bucket_name)["Grants"]
+    assert [g["Permission"] for g in grants if g["Grantee"].get("URI") == _ALL_USERS] == public
+    assert [g["Permission"] for g in grants if g["Grantee"]["Type"] == "CanonicalUser"] == ["FULL_CONTROL"]

@@ -699,16 +699,26 @@ def post_response(location: str, bucket: str, key: str, etag: str) -> bytes:
     )
 
 
-def access_control_policy(owner_id: str, owner_name: str | None = None) -> bytes:
-    """GetBucketAcl / GetObjectAcl: smarts3 has one owner with FULL_CONTROL (ACLs are not enforced)."""
+_ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+_PUBLIC_PERMISSIONS = {"public-read": ("READ",), "public-read-write": ("READ", "WRITE")}
+
+
+def access_control_policy(owner_id: str, owner_name: str | None = None, canned: str | None = None) -> bytes:
+    """GetBucketAcl / GetObjectAcl: smarts3 has one owner with FULL_CONTROL; a bucket's public-read(-write)
+    canned ACL (what anonymous access honours) adds the AllUsers grants."""
     owner = Owner(owner_id, owner_name)
     grantee = (
         '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
         f"{_el('ID', owner_id)}{'' if owner_name is None else _el('DisplayName', owner_name)}</Grantee>"
     )
+    public = "".join(
+        '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
+        f"{_el('URI', _ALL_USERS)}</Grantee>{_el('Permission', permission)}</Grant>"
+        for permission in _PUBLIC_PERMISSIONS.get(canned or "", ())
+    )
     body = (
         f"<AccessControlPolicy{_NS}>{_owner(owner)}<AccessControlList>"
-        f"<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
+        f"<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>{public}"
         "</AccessControlList></AccessControlPolicy>"
     )
     return (XML_DECLARATION + body).encode("utf-8")

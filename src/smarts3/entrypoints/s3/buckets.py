@@ -340,7 +340,10 @@ async def delete_config(api: S3Api, req: S3Request, kind: str) -> Response:
 async def get_bucket_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
-    return xml_response(s3xml.access_control_policy(api.owner_id, api.owner_name))
+    canned = await api.buckets.get_config(req.bucket, "acl")
+    return xml_response(
+        s3xml.access_control_policy(api.owner_id, api.owner_name, canned.decode() if canned else None)
+    )
 
 
 async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
