@@ -7,6 +7,7 @@ Every test states the S3 behaviour a client relies on; none reuses that suite's 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -85,3 +86,35 @@ def test_tagging_header_with_an_empty_tag_name_is_rejected(client: Any, bucket: 
     with pytest.raises(ClientError) as err:
         client.put_object(Bucket=bucket, Key="k", Body=b"v", Tagging="=orphan")
     assert err.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_lifecycle_rules_sent_without_an_id_get_one(client: Any, bucket: str) -> None:
+    rules = [
+        {"Expiration": {"Days": 31}, "Prefix": "logs/", "Status": "Enabled"},
+        {"ID": "mine", "Expiration": {"Days": 120}, "Prefix": "tmp/", "Status": "Enabled"},
+        {"Expiration": {"Days": 7}, "Filter": {"Prefix": "x/"}, "Status": "Disabled"},
+    ]
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r.get("Prefix") or r["Filter"]["Prefix"] for r in got] == ["logs/", "tmp/", "x/"]
+    ids = [r["ID"] for r in got]
+    assert ids[1] == "mine"
+    assert ids[0] and ids[2] and len(set(ids)) == 3
+    assert [r["Expiration"]["Days"] for r in got] == [31, 120, 7]
+    assert [r["Status"] for r in got] == ["Enabled", "Enabled", "Disabled"]
+
+
+def test_lifecycle_transition_date_must_be_midnight_utc(client: Any, bucket: str) -> None:
+    rule = {
+        "ID": "r",
+        "Prefix": "a/",
+        "Status": "Enabled",
+        "Transitions": [{"Date": datetime(2022, 9, 27, 13, 5, tzinfo=UTC), "StorageClass": "GLACIER"}],
+    }
+    with pytest.raises(ClientError) as err:
+        client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    rule["Transitions"] = [{"Date": datetime(2022, 9, 27, tzinfo=UTC), "StorageClass": "GLACIER"}]
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    got = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Transitions"]
+    assert got[0]["Date"] == datetime(2022, 9, 27, tzinfo=UTC)

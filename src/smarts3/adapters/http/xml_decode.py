@@ -438,17 +438,21 @@ def _lifecycle_filter(element: Element) -> LifecycleFilter:
     return result
 
 
+def _midnight(text: str) -> datetime:
+    """A lifecycle ``<Date>`` (Expiration or Transition): ISO 8601, at midnight UTC (else InvalidArgument)."""
+    date = _datetime(text)
+    if (date.hour, date.minute, date.second, date.microsecond) != (0, 0, 0, 0):
+        raise InvalidArgument("'Date' must be at midnight GMT")
+    return date
+
+
 def _expiration(element: Element) -> LifecycleExpiration:
     days = _positive(element, "Days", "'Days' for Expiration action must be a positive integer")
     date_text = _opt_text(element, "Date")
     marker_text = _opt_text(element, "ExpiredObjectDeleteMarker")
     if sum(v is not None for v in (days, date_text, marker_text)) != 1:
         raise MalformedXML()
-    date = None
-    if date_text is not None:
-        date = _datetime(date_text)
-        if (date.hour, date.minute, date.second, date.microsecond) != (0, 0, 0, 0):
-            raise InvalidArgument("'Date' must be at midnight GMT")
+    date = None if date_text is None else _midnight(date_text)
     marker = None if marker_text is None else _bool(marker_text)
     return LifecycleExpiration(days=days, date=date, expired_object_delete_marker=marker)
 
@@ -491,7 +495,11 @@ def _lifecycle_rule(rule: Element) -> LifecycleRule:
         )
         if abort_days is None:
             raise MalformedXML()
-    transitions = tuple(_raw(t) for t in _children(rule, "Transition"))
+    transition_elements = list(_children(rule, "Transition"))
+    for transition in transition_elements:
+        if (transition_date := _opt_text(transition, "Date")) is not None:
+            _midnight(transition_date)
+    transitions = tuple(_raw(t) for t in transition_elements)
     noncurrent_transitions = tuple(_raw(t) for t in _children(rule, "NoncurrentVersionTransition"))
 
     if (

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import secrets
 from typing import TYPE_CHECKING
+
+import attrs
 
 from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.wire import Response, xml_response
@@ -305,6 +308,10 @@ async def get_config(api: S3Api, req: S3Request, kind: str) -> Response:
     return xml_response(document)
 
 
+def _new_rule_id() -> str:
+    return base64.b64encode(secrets.token_bytes(36)).decode("ascii")
+
+
 async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
@@ -315,7 +322,11 @@ async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
     elif kind == "cors":
         s3xml.parse_cors(document)
     elif kind == "lifecycle":
-        s3xml.parse_lifecycle(document)
+        rules = s3xml.parse_lifecycle(document)
+        if any(not rule.id for rule in rules):
+            # S3 names a rule sent without <ID> (GetBucketLifecycleConfiguration always returns one)
+            named = [rule if rule.id else attrs.evolve(rule, id=_new_rule_id()) for rule in rules]
+            document = s3xml.lifecycle_configuration(named)
     elif kind == "policy":
         import json
 
