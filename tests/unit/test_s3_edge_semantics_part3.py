@@ -7,7 +7,7 @@ Every test states the S3 behaviour a client relies on; none reuses that suite's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -118,3 +118,64 @@ def test_lifecycle_transition_date_must_be_midnight_utc(client: Any, bucket: str
     client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
     got = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Transitions"]
     assert got[0]["Date"] == datetime(2022, 9, 27, tzinfo=UTC)
+
+
+def _expiration(response: dict[str, Any]) -> str | None:
+    value: str | None = response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-expiration")
+    return value
+
+
+def _lifecycle(client: Any, bucket: str, *rules: dict[str, Any]) -> None:
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": list(rules)})
+
+
+def test_put_head_and_get_announce_when_a_lifecycle_rule_expires_the_object(client: Any, bucket: str) -> None:
+    _lifecycle(
+        client, bucket, {"ID": "week", "Expiration": {"Days": 7}, "Prefix": "logs/", "Status": "Enabled"}
+    )
+    put = client.put_object(Bucket=bucket, Key="logs/a", Body=b"v")
+    modified = client.head_object(Bucket=bucket, Key="logs/a")["LastModified"]
+    # S3: creation time + 7 days, rounded up to the next midnight UTC
+    due = (modified + timedelta(days=7)).replace(hour=0, minute=0, second=0) + timedelta(days=1)
+    expected = f'expiry-date="{due.strftime("%a, %d %b %Y %H:%M:%S GMT")}", rule-id="week"'
+    assert _expiration(put) == expected
+    assert _expiration(client.head_object(Bucket=bucket, Key="logs/a")) == expected
+    assert _expiration(client.get_object(Bucket=bucket, Key="logs/a")) == expected
+    assert client.head_object(Bucket=bucket, Key="logs/a")["Expiration"] == expected
+    # outside the rule's prefix: no header
+    assert _expiration(client.put_object(Bucket=bucket, Key="keep/a", Body=b"v")) is None
+
+
+def test_expiration_header_follows_tag_filters_and_disabled_rules(client: Any, bucket: str) -> None:
+    _lifecycle(
+        client,
+        bucket,
+        {
+            "ID": "tagged",
+            "Expiration": {"Days": 1},
+            "Filter": {"Tag": {"Key": "t", "Value": "1"}},
+            "Status": "Enabled",
+        },
+        {"ID": "off", "Expiration": {"Days": 1}, "Filter": {"Prefix": ""}, "Status": "Disabled"},
+    )
+    client.put_object(Bucket=bucket, Key="a", Body=b"v", Tagging="t=1&u=2")
+    client.put_object(Bucket=bucket, Key="b", Body=b"v", Tagging="t=2")
+    assert 'rule-id="tagged"' in (_expiration(client.head_object(Bucket=bucket, Key="a")) or "")
+    assert _expiration(client.head_object(Bucket=bucket, Key="b")) is None
+    client.delete_bucket_lifecycle(Bucket=bucket)
+    assert _expiration(client.head_object(Bucket=bucket, Key="a")) is None
+
+
+def test_expiration_header_for_a_date_rule_names_that_date(client: Any, bucket: str) -> None:
+    _lifecycle(
+        client,
+        bucket,
+        {
+            "ID": "d",
+            "Expiration": {"Date": datetime(2040, 1, 1, tzinfo=UTC)},
+            "Prefix": "",
+            "Status": "Enabled",
+        },
+    )
+    put = client.put_object(Bucket=bucket, Key="a", Body=b"v")
+    assert _expiration(put) == 'expiry-date="Sun, 01 Jan 2040 00:00:00 GMT", rule-id="d"'

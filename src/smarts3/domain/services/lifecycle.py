@@ -174,6 +174,28 @@ def plan_uploads(
     return actions
 
 
+def expiry(rules: Iterable[Rule], info: ObjectInfo) -> tuple[datetime, str] | None:
+    """When S3 says the current object ``info`` expires, and by which rule (GET/HEAD/PUT ``x-amz-expiration``).
+
+    S3's announced date: creation time plus the rule's Days, rounded up to the next midnight UTC (or the rule's
+    Date). The earliest of the enabled Expiration rules whose filter matches wins; None when none does."""
+    best: tuple[datetime, str] | None = None
+    for rule in rules:
+        if not rule.enabled or not rule.filter.matches(info):
+            continue
+        if rule.expiration_days is not None:
+            due = info.last_modified + timedelta(days=rule.expiration_days)
+            midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
+            when = midnight if midnight == due else midnight + timedelta(days=1)
+        elif rule.expiration_date is not None:
+            when = rule.expiration_date
+        else:
+            continue
+        if best is None or when < best[0]:
+            best = (when, rule.id)
+    return best
+
+
 def needs_versions(rules: Iterable[Rule]) -> bool:
     """True when some enabled rule looks at noncurrent versions or delete markers."""
     return any(
@@ -182,4 +204,13 @@ def needs_versions(rules: Iterable[Rule]) -> bool:
     )
 
 
-__all__ = ["Action", "ActionKind", "Rule", "RuleFilter", "needs_versions", "plan_key", "plan_uploads"]
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Rule",
+    "RuleFilter",
+    "expiry",
+    "needs_versions",
+    "plan_key",
+    "plan_uploads",
+]

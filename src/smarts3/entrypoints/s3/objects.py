@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -11,7 +12,7 @@ from smarts3.adapters.http.object_headers import (
     body_checks,
     write_attributes,
 )
-from smarts3.adapters.http.wire import Response, xml_response
+from smarts3.adapters.http.wire import Response, http_date, xml_response
 from smarts3.domain.conditions import CopySourceConditions, ReadConditions, WriteConditions, parse_http_date
 from smarts3.domain.errors import (
     InvalidArgument,
@@ -22,7 +23,9 @@ from smarts3.domain.errors import (
     S3Error,
 )
 from smarts3.domain.models import ByteRange, ObjectInfo
+from smarts3.domain.services.lifecycle import Rule, expiry
 from smarts3.domain.services.objects import CopyOptions, CopySource, check_version_id
+from smarts3.entrypoints.lifecycle_runner import LIFECYCLE_KIND, rules_from_xml
 from smarts3.entrypoints.s3.object_lock import bypass_governance, write_lock
 
 if TYPE_CHECKING:
@@ -78,6 +81,26 @@ def written_version_header(response: Response, version_id: str | None) -> None:
         response.add("x-amz-version-id", version_id)
 
 
+@functools.lru_cache(maxsize=128)
+def _lifecycle_rules(document: bytes) -> tuple[Rule, ...]:
+    return tuple(rules_from_xml(document))
+
+
+async def _expiration_header(api: S3Api, bucket: str, info: ObjectInfo, response: Response) -> None:
+    """x-amz-expiration (GET/HEAD/PUT of the current object): when the bucket's lifecycle expires it, and
+    which rule does."""
+    try:
+        document = await api.buckets.get_config(bucket, LIFECYCLE_KIND)
+    except S3Error:  # the bucket went away meanwhile: the object answer stands without the header
+        return
+    if document is None:
+        return
+    found = expiry(_lifecycle_rules(document), info)
+    if found is not None:
+        when, rule_id = found
+        response.add("x-amz-expiration", f'expiry-date="{http_date(when)}", rule-id="{rule_id}"')
+
+
 def _require_content_length(req: S3Request) -> None:
     headers = req.headers
     if "content-length" not in headers and "x-amz-decoded-content-length" not in headers:
@@ -127,6 +150,8 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
         byte_range=byte_range,
         include_tag_count=True,  # GetObject and HeadObject both send x-amz-tagging-count
     )
+    if version_id is None:
+        await _expiration_header(api, req.bucket, info, response)
     if byte_range is not None:
         response.add("content-range", f"bytes {byte_range.start}-{byte_range.end}/{info.size}")
         length = byte_range.length
@@ -174,6 +199,7 @@ async def put_object(api: S3Api, req: S3Request) -> Response:
     response = Response(status=200)
     response.add("etag", info.quoted_etag)
     written_version_header(response, info.version_id)
+    await _expiration_header(api, req.bucket, info, response)
     for algorithm, value in info.checksums.items():
         response.add(f"x-amz-checksum-{algorithm.lower()}", value)
     if info.checksum_type and info.checksums:
