@@ -178,7 +178,9 @@ def expiry(rules: Iterable[Rule], info: ObjectInfo) -> tuple[datetime, str] | No
     """When S3 says the current object ``info`` expires, and by which rule (GET/HEAD/PUT ``x-amz-expiration``).
 
     S3's announced date: creation time plus the rule's Days, rounded up to the next midnight UTC (or the rule's
-    Date). The earliest of the enabled Expiration rules whose filter matches wins; None when none does."""
+    Date). The earliest of the enabled Expiration rules whose filter matches wins; None when none does.
+    The runner itself acts at exactly ``days * day`` (module docstring), so with real days it may remove the
+    object up to a day before the date announced here, never after it."""
     best: tuple[datetime, str] | None = None
     for rule in rules:
         if not rule.enabled or not rule.filter.matches(info):
