@@ -180,7 +180,7 @@ def expiry(rules: Iterable[Rule], info: ObjectInfo) -> tuple[datetime, str] | No
     S3's announced date: creation time plus the rule's Days, rounded up to the next midnight UTC (or the rule's
     Date). The earliest of the enabled Expiration rules whose filter matches wins; None when none does.
     The runner itself acts at exactly ``days * day`` (module docstring), so with real days it may remove the
-    object up to a day before the date announced here, never after it."""
+    object up to a day before the date announced here."""
     best: tuple[datetime, str] | None = None
     for rule in rules:
         if not rule.enabled or not rule.filter.matches(info):
