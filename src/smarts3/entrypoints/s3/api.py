@@ -77,6 +77,28 @@ class CorsPolicy(Protocol):
 
 
 _BASE_HEADERS = [(b"server", b"smarts3")]
+#: query parameters of listings an anonymous client may send to a public-read bucket
+_LISTING_PARAMETERS = frozenset(
+    {
+        "list-type",
+        "prefix",
+        "delimiter",
+        "marker",
+        "max-keys",
+        "continuation-token",
+        "start-after",
+        "fetch-owner",
+        "encoding-type",
+        "versions",
+        "key-marker",
+        "version-id-marker",
+        "uploads",
+        "upload-id-marker",
+        "max-uploads",
+    }
+)
+#: object subresources that stay the owner's even on a public bucket
+_OWNER_OBJECT_SUBRESOURCES = frozenset({"acl", "tagging", "retention", "legal-hold", "attributes"})
 #: an error answered with more unread body than this closes the connection instead of reading the rest
 _DRAIN_LIMIT = 1024 * 1024
 #: errors after which the rest of the body is not worth waiting for: close the connection (as S3 does)
@@ -228,13 +250,28 @@ class S3Api:
         if req.bucket is not None:
             # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
             await self.buckets.get(req.bucket)
-        if req.method in ("GET", "HEAD") and req.bucket is not None and req.key is not None:
-            try:
-                acl = await self.buckets.get_config(req.bucket, "acl")
-            except S3Error:
-                acl = None
-            if acl is not None and acl.startswith(b"public-read"):
+        if req.bucket is None:
+            raise AccessDenied()
+        try:
+            acl = await self.buckets.get_config(req.bucket, "acl")
+        except S3Error:
+            acl = None
+        if acl is None or not acl.startswith(b"public-read"):
+            raise AccessDenied()
+        query = req.query
+        if req.method in ("GET", "HEAD"):
+            # canned public-read (smarts3 applies the bucket's canned ACL to its objects too): object reads
+            # and listings; the bucket's configuration stays the owner's
+            if req.key is not None and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES):
                 return
+            if req.key is None and query.keys() <= _LISTING_PARAMETERS:
+                return
+        elif (
+            acl == b"public-read-write"
+            and req.key is not None
+            and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES)
+        ):
+            return  # canned public-read-write: anonymous writes and deletes of objects
         raise AccessDenied()
 
     async def read_verified_document(self, req: S3Request, limit: int = 2 * 1024 * 1024) -> bytes:
