@@ -55,3 +55,19 @@ async def test_listing_notices_a_file_rewritten_behind_the_servers_back(tmp_path
     os.utime(path, ns=(time.time_ns(), time.time_ns()))
     listed = (await storage.list_objects("cache", ListQuery())).objects[0]
     assert listed.size == len(b"rewritten by someone else")
+
+
+async def test_bucket_config_cached_in_one_process_sees_another_process_change_it(tmp_path: Path) -> None:
+    reader = FilesystemStorage(tmp_path, fsync=False)
+    writer = FilesystemStorage(tmp_path, fsync=False)  # another worker on the same data directory
+    await reader.start()
+    await writer.start()
+    await writer.create_bucket("conf", region="us-east-1")
+    await writer.put_bucket_config("conf", "versioning", b"Enabled")
+    await asyncio.sleep(0.25)  # quiet long enough for the reader to cache its answer
+    assert await reader.get_bucket_config("conf", "versioning") == b"Enabled"
+    assert await reader.get_bucket_config("conf", "versioning") == b"Enabled"
+    await writer.put_bucket_config("conf", "versioning", b"Suspended")
+    assert await reader.get_bucket_config("conf", "versioning") == b"Suspended"
+    await writer.put_bucket_config("conf", "versioning", None)
+    assert await reader.get_bucket_config("conf", "versioning") is None

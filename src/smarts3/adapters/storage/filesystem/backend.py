@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ class _UtcClock:
         return datetime.now(UTC)
 
 
+_CONFIG_QUIET_NS = 200_000_000
+
 #: Listings are CPU-bound Python: several of them in the general I/O pool only fight over the GIL (a listing
 #: of 200 keys ran 3x slower under 16 concurrent clients). One thread keeps them off the event loop without that.
 _LISTING_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smarts3-list")
@@ -70,6 +73,8 @@ class FilesystemStorage:
         self.objects = ObjectEngine(self.layout, self.locks, self.cache, fsync=fsync, clock=self.clock)
         self.uploads = Uploads(self.layout, fsync=fsync)
         self._ready = False
+        #: (bucket, kind) -> ((config dir inode, mtime_ns), document or None); see get_bucket_config
+        self._config_cache: dict[tuple[str, str], tuple[tuple[int, int], bytes | None]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -186,18 +191,39 @@ class FilesystemStorage:
         shutil.rmtree(layout.upload_root(name), ignore_errors=True)
 
     async def get_bucket_config(self, name: str, kind: str) -> bytes | None:
+        """Read on every object request (versioning on writes, lifecycle for x-amz-expiration), so answers
+        are cached per bucket and validated by one stat of the bucket's config directory: a document is
+        replaced by a rename into that directory, which changes its mtime. A snapshot is trusted only once
+        the directory has been quiet for a moment (timestamps are coarse), as for listing snapshots."""
         self._require_bucket(name)
+        directory = str(self.layout.bucket_state(name)) + "/config"
         try:
-            with open(self.layout.bucket_config(name, kind), "rb") as handle:
-                return handle.read()
+            st = os.stat(directory)
         except FileNotFoundError:
             return None
+        stamp = (st.st_ino, st.st_mtime_ns)
+        cache_key = (name, kind)
+        hit = self._config_cache.get(cache_key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        checked_at = time.time_ns()
+        try:
+            with open(str(self.layout.bucket_config(name, kind)), "rb") as handle:
+                document: bytes | None = handle.read()
+        except FileNotFoundError:
+            document = None
+        if checked_at - st.st_mtime_ns > _CONFIG_QUIET_NS:
+            if len(self._config_cache) >= 4096:
+                self._config_cache.clear()
+            self._config_cache[cache_key] = (stamp, document)
+        return document
 
     async def put_bucket_config(self, name: str, kind: str, document: bytes | None) -> None:
         self._require_bucket(name)
         await asyncio.to_thread(self._put_bucket_config, name, kind, document)
 
     def _put_bucket_config(self, name: str, kind: str, document: bytes | None) -> None:
+        self._config_cache.pop((name, kind), None)
         path = self.layout.bucket_config(name, kind)
         if document is None:
             fsutil.unlink_quiet(path)
