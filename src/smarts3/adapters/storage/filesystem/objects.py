@@ -369,7 +369,7 @@ class ObjectEngine:
             # describes exactly these bytes, so skip the sidecar's own stat. (A metadata-only update, tags or
             # retention, changes nothing a listing shows.)
             doc = self.cache.peek(kp.sidecar_s)
-            if doc is not None and not doc.get("pending"):
+            if doc is not None:
                 try:
                     st = os.lstat(kp.data_s)
                 except OSError:
