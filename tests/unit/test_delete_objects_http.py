@@ -123,3 +123,14 @@ def test_more_than_1000_keys_is_malformed_xml(server: RunningServer) -> None:
     response = signed_post(server, body, md5_header(body))
     assert response.status_code == 400
     assert "<Code>MalformedXML</Code>" in response.text
+
+
+@pytest.mark.parametrize("content_md5", ["not base64!", base64.b64encode(b"short").decode()])
+def test_malformed_content_md5_is_invalid_digest_and_deletes_nothing(
+    server: RunningServer, content_md5: str
+) -> None:
+    put_keys(server, ["digest/a"])
+    response = signed_post(server, delete_document(["digest/a"]), {"Content-MD5": content_md5})
+    assert response.status_code == 400
+    assert "<Code>InvalidDigest</Code>" in response.text
+    assert remaining(server, "digest/") == ["digest/a"]

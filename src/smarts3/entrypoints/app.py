@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dependency_injector import providers
 from litestar import Litestar, MediaType, Response, get
 from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
 from smarts3.domain.errors import S3Error
 from smarts3.domain.ports import StorageBackend
+from smarts3.domain.services.multipart import MultipartService
 from smarts3.entrypoints.container import Container
 from smarts3.entrypoints.lifecycle_runner import LifecycleRunner
 from smarts3.entrypoints.settings import Settings
@@ -56,7 +58,7 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
     """Build the ASGI app for ``settings``; ``storage`` overrides the configured backend (tests, embedding)."""
     container = Container(settings=settings)
     if storage is not None:
-        container.storage.override(providers_object(storage))
+        container.storage.override(providers.Object(storage))
     api = container.s3_api()
     api.post_object_handler = container.post_object()
     backend: StorageBackend = container.storage()
@@ -143,16 +145,7 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
     return Smarts3App(app, api, operational)
 
 
-def providers_object(value: object) -> object:
-    from dependency_injector import providers
-
-    return providers.Object(value)
-
-
-async def _expire_uploads_forever(multipart: object, settings: Settings) -> None:
-    from smarts3.domain.services.multipart import MultipartService
-
-    assert isinstance(multipart, MultipartService)
+async def _expire_uploads_forever(multipart: MultipartService, settings: Settings) -> None:
     max_age = settings.multipart.max_age
     interval = settings.multipart.cleanup_interval
     while True:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from smarts3.adapters.auth import Authenticator, RequestView, decode_body
 from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.object_headers import body_checks
 from smarts3.adapters.http.wire import (
     BodyStream,
     Receive,
@@ -26,12 +27,12 @@ from smarts3.adapters.http.wire import (
     parse_query,
 )
 from smarts3.adapters.observability.logging import request_id_var
+from smarts3.domain.checksums import BodyHasher
 from smarts3.domain.errors import (
     AccessDenied,
     InternalError,
     InvalidArgument,
     InvalidBucketName,
-    InvalidDigest,
     MethodNotAllowed,
     NoSuchBucket,
     NotImplementedS3,
@@ -42,7 +43,7 @@ from smarts3.domain.errors import (
 from smarts3.domain.services.buckets import BucketService
 from smarts3.domain.services.listing import ListingService
 from smarts3.domain.services.multipart import MultipartService
-from smarts3.domain.services.objects import ObjectService
+from smarts3.domain.services.objects import ObjectService, decode_content_md5, verify_body
 from smarts3.entrypoints.s3 import buckets as bucket_ops
 from smarts3.entrypoints.s3 import multipart as multipart_ops
 from smarts3.entrypoints.s3 import object_lock as lock_ops
@@ -276,27 +277,11 @@ class S3Api:
 
     async def read_verified_document(self, req: S3Request, limit: int = 2 * 1024 * 1024) -> bytes:
         """A small XML body, checked against Content-MD5 / x-amz-checksum-* (DeleteObjects requires one)."""
-        import base64
-        import binascii
-        import hashlib
-
-        from smarts3.adapters.http.object_headers import body_checks
-        from smarts3.domain.checksums import BodyHasher
-        from smarts3.domain.services.objects import verify_body
-
         document = await req.read_payload(limit)
         checks = body_checks(req.headers, req.body)
         hasher = BodyHasher(checks.algorithms())
         hasher.update(document)
-        expected_md5 = None
-        if checks.content_md5 is not None:
-            try:
-                expected_md5 = base64.b64decode(checks.content_md5, validate=True)
-            except (binascii.Error, ValueError):
-                raise InvalidDigest() from None
-            if len(expected_md5) != len(hashlib.md5().digest()):
-                raise InvalidDigest()
-        verify_body(hasher, checks, expected_md5)
+        verify_body(hasher, checks, decode_content_md5(checks.content_md5))
         return document
 
     # -- dispatch ----------------------------------------------------------------------------------------

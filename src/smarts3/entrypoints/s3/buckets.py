@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain.errors import (
     InvalidArgument,
-    InvalidRequest,
+    MalformedXML,
     MissingSecurityHeader,
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
@@ -47,7 +48,9 @@ def _max_buckets(raw: str | None) -> int | None:
     except ValueError:
         value = 0
     if not 1 <= value <= 10000:
-        raise InvalidArgument("max-buckets must be between 1 and 10000", extra={"ArgumentName": "max-buckets"})
+        raise InvalidArgument(
+            "max-buckets must be between 1 and 10000", extra={"ArgumentName": "max-buckets"}
+        )
     return value
 
 
@@ -328,13 +331,9 @@ async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
             named = [rule if rule.id else attrs.evolve(rule, id=_new_rule_id()) for rule in rules]
             document = s3xml.lifecycle_configuration(named)
     elif kind == "policy":
-        import json
-
         try:
             json.loads(document)
         except ValueError:
-            from smarts3.domain.errors import MalformedXML
-
             raise MalformedXML("Policies must be valid JSON.") from None
     await api.buckets.put_config(req.bucket, kind, document)
     # S3 answers PutBucketPolicy and PutBucketTagging with 204 No Content, PutBucketCors/Lifecycle with 200
@@ -371,7 +370,3 @@ async def not_configured(api: S3Api, req: S3Request, error: type[S3Error]) -> Re
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
     raise error()
-
-
-async def unsupported(api: S3Api, req: S3Request) -> Response:
-    raise InvalidRequest("This operation is not supported by smarts3.")

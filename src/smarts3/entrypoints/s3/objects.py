@@ -19,7 +19,6 @@ from smarts3.domain.errors import (
     InvalidPartNumber,
     InvalidRequest,
     MissingContentLength,
-    NoSuchKey,
     S3Error,
 )
 from smarts3.domain.models import ByteRange, ObjectInfo
@@ -321,11 +320,3 @@ async def put_object_acl(api: S3Api, req: S3Request) -> Response:
     await req.read_payload()
     await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
     return Response(status=200)
-
-
-async def not_found_key(api: S3Api, req: S3Request) -> Response:
-    raise NoSuchKey()
-
-
-def invalid_request(message: str) -> InvalidRequest:
-    return InvalidRequest(message)

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from smarts3.adapters.http.wire import BodyStream, Receive, Scope
+from smarts3.domain.errors import MalformedXML
 
 
 @attrs.define(slots=True)
@@ -41,8 +42,6 @@ class S3Request:
         async for chunk in self.body:
             size += len(chunk)
             if size > limit:
-                from smarts3.domain.errors import MalformedXML
-
                 raise MalformedXML("The request body is too large.")
             parts.append(chunk)
         return b"".join(parts)
