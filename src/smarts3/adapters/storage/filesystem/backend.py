@@ -34,6 +34,7 @@ from smarts3.domain.models import (
     DeleteOutcome,
     ListPage,
     ListQuery,
+    NewObject,
     ObjectInfo,
     PartInfo,
     UploadInfo,
@@ -252,21 +253,25 @@ class FilesystemStorage:
     ) -> ObjectInfo:
         kp = self._paths(bucket, key)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
+        built: list[NewObject] = []
 
-        def finish() -> ObjectInfo:
-            new = build(temp.size)
+        def finish(blocking: bool = True) -> ObjectInfo:
+            if not built:
+                built.append(build(temp.size))
             with fsutil.disk_errors():
                 return self.objects.commit(
                     kp,
                     temp.path,
-                    new,
+                    built[0],
                     temp.size,
                     condition=condition,
                     versioning=versioning,
                     version_id=version_id,
+                    blocking=blocking,
                 )
 
-        return await stream_to_temp(body, temp, finish)
+        # without fsync a small body is written and committed right on the event loop (see bodies.py)
+        return await stream_to_temp(body, temp, finish, inline=not self.fsync)
 
     async def open_object(self, bucket: str, key: str, version_id: str | None = None) -> FileObjectReader:
         kp = self._paths(bucket, key)
@@ -359,7 +364,7 @@ class FilesystemStorage:
         self.uploads.get(bucket, key, upload_id)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
 
-        def finish() -> PartInfo:
+        def finish(blocking: bool = True) -> PartInfo:
             part = build(temp.size)
             with fsutil.disk_errors():
                 return self.uploads.store_part(bucket, key, upload_id, temp.path, part)

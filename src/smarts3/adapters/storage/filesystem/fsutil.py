@@ -97,6 +97,20 @@ def write_file(path: Path, data: bytes, *, fsync: bool) -> None:
         os.close(fd)
 
 
+def write_open(path: Path, data: bytes) -> int:
+    """Write ``data`` to a new file (O_EXCL) and return its still-open descriptor (to fsync later)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        unlink_quiet(path)
+        raise
+    return fd
+
+
 def atomic_write(path: Path, data: bytes, *, fsync: bool, tmp_dir: Path | None = None) -> None:
     """Replace ``path`` with ``data`` atomically: write a temp next to it (or in ``tmp_dir``), fsync, rename."""
     temp = (tmp_dir or path.parent) / temp_name(".w")

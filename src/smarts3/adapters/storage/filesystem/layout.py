@@ -211,10 +211,15 @@ class Layout:
         return self.versions_root(bucket).joinpath(*meta_components(components, ".v"))
 
     def lock_path(self, bucket: str, key: str) -> Path:
+        return Path(self.lock_stripe(bucket, key)[1])
+
+    def lock_stripe(self, bucket: str, key: str) -> tuple[int, str]:
+        """The key's lock stripe: its number and its lock file's path."""
         digest = hashlib.blake2b(
             f"{bucket}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=4
         ).digest()
-        return self.locks / f"{int.from_bytes(digest, 'big') % LOCK_STRIPES:03d}.lock"
+        stripe = int.from_bytes(digest, "big") % LOCK_STRIPES
+        return stripe, f"{self.locks}{os.sep}{stripe:03d}.lock"
 
 
 def version_entry_name(seq: int, version_id: str) -> str:

@@ -34,7 +34,7 @@ import attrs
 
 from smarts3.adapters.storage.filesystem import fsutil, metadata, versions
 from smarts3.adapters.storage.filesystem.layout import Layout, key_components
-from smarts3.adapters.storage.filesystem.locks import KeyLocks
+from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
 from smarts3.domain.errors import (
     InvalidObjectName,
     MethodNotAllowed,
@@ -374,7 +374,11 @@ class ObjectEngine:
                     st = os.lstat(kp.data_s)
                 except OSError:
                     st = None
-                if st is not None and stat.S_ISREG(st.st_mode) and tuple(doc["id"]) == metadata.identity_of(st):
+                if (
+                    st is not None
+                    and stat.S_ISREG(st.st_mode)
+                    and tuple(doc["id"]) == metadata.identity_of(st)
+                ):
                     return self.cache.info_for(kp.sidecar_s, key, doc["obj"])
         try:
             found = self.read_plain(kp, locked=False, want_fd=False, walked=walked)
@@ -394,10 +398,17 @@ class ObjectEngine:
         condition: WriteCondition | None,
         versioning: VersioningStatus | None,
         version_id: str | None,
+        blocking: bool = True,
     ) -> ObjectInfo:
-        """Make the fsynced ``temp`` the latest version of the key (see the module doc). Blocking."""
-        with self.locks.hold(kp.bucket, kp.key):
-            current = self.latest(kp, locked=True)
+        """Make the fsynced ``temp`` the latest version of the key (see the module doc). Blocking.
+
+        ``blocking=False`` never waits (for the event loop): it raises LockBusy when the key's lock is taken or
+        the key needs a repair first (which may hash a large file); the caller then retries in a thread."""
+        with self.locks.hold(kp.bucket, kp.key, blocking=blocking):
+            try:
+                current = self.latest(kp, locked=blocking)
+            except NeedLock as exc:
+                raise LockBusy() from exc
             if condition is not None:
                 live = current if current is not None and not current.record.get("dm") else None
                 condition(None if live is None else metadata.record_to_info(kp.key, live.record))
@@ -426,19 +437,66 @@ class ObjectEngine:
             now = self.clock.now()
             record = metadata.record_from_new(new, size=size, now=now, version_id=new_vid, seq=seq)
             ident = metadata.identity_of(os.stat(temp))
-            self._write_sidecar(kp, ident, record, pending=temp.name, prev=prev)
+            sidecar_fd = self._stage_sidecar(kp, ident, record, pending=temp.name, prev=prev)
             try:
                 old = self._replace_data(temp, kp, aside=plain is not None)
             except IsADirectoryError as exc:
+                self._close_quiet(sidecar_fd)
                 raise ObjectExistsAsDirectory(resource=kp.key) from exc
+            except BaseException:
+                self._close_quiet(sidecar_fd)
+                raise
         if old is not None:
             # freeing the old blocks is slow on ext4; nobody needs to wait for it under the key lock
             fsutil.unlink_quiet(old)
-        if self.fsync:
-            # the sidecar's directory was fsynced by atomic_write; the data rename needs its own. Outside the
-            # key lock, so the next writer of the key can commit meanwhile; still before the caller answers.
+        if sidecar_fd is not None:
+            # Durability outside the key lock, so the next writer of the key commits meanwhile; still before
+            # the caller answers. Crash consistency never depended on these: it comes from the rename order.
+            try:
+                os.fsync(sidecar_fd)
+            finally:
+                os.close(sidecar_fd)
+            fsutil.fsync_dir(kp.sidecar.parent)
             fsutil.fsync_dir(kp.data.parent)
         return metadata.record_to_info(kp.key, record)
+
+    def _stage_sidecar(
+        self,
+        kp: KeyPaths,
+        ident: tuple[int, int, int],
+        record: dict[str, Any],
+        *,
+        pending: str,
+        prev: dict[str, Any] | None,
+    ) -> int | None:
+        """``_write_sidecar`` for a commit: rename the sidecar into place *before* fsyncing it.
+
+        The fsyncs are the slow part of a commit; done under the key lock they serialise every writer of the key.
+        With fsync on, returns the sidecar's still-open descriptor: the caller fsyncs it (and both directories)
+        after releasing the lock and before answering. A process crash in between loses nothing (the page cache
+        survives it); a power loss can only hit a write that was not acknowledged yet.
+        """
+        doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
+        fsutil.make_dirs(kp.sidecar.parent, fsync=self.fsync)
+        temp = self.layout.tmp / fsutil.temp_name(".w")
+        fd = fsutil.write_open(temp, metadata.encode(doc))
+        try:
+            fsutil.rename_into(temp, kp.sidecar)
+        except BaseException:
+            os.close(fd)
+            fsutil.unlink_quiet(temp)
+            raise
+        self.cache.forget(kp.sidecar_s)
+        if self.fsync:
+            return fd
+        os.close(fd)
+        return None
+
+    @staticmethod
+    def _close_quiet(fd: int | None) -> None:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _replace_data(self, temp: Path, kp: KeyPaths, *, aside: bool) -> Path | None:
         """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).

@@ -1,0 +1,151 @@
+"""Key locks: exclusive across threads and processes, never blocking the event loop when asked not to, and the
+inline (no-fsync) PUT path that relies on that."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from smarts3.adapters.storage.filesystem import FilesystemStorage
+from smarts3.adapters.storage.filesystem.layout import Layout
+from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
+from smarts3.testing.contract.helpers import get, put
+
+BUCKET = "bkt"
+
+_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@contextmanager
+def lock_held_by_another_process(path: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, path, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture
+def locks(tmp_path: Path) -> KeyLocks:
+    layout = Layout(tmp_path)
+    layout.locks.mkdir(parents=True)
+    return KeyLocks(layout)
+
+
+def test_non_blocking_hold_reports_a_key_held_by_another_thread(locks: KeyLocks) -> None:
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with locks.hold(BUCKET, "k"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(5)
+        with pytest.raises(LockBusy), locks.hold(BUCKET, "k", blocking=False):
+            pass
+    finally:
+        release.set()
+        thread.join()
+    with locks.hold(BUCKET, "k", blocking=False):
+        pass  # free again
+
+
+def test_non_blocking_hold_reports_a_key_held_by_another_process(locks: KeyLocks, tmp_path: Path) -> None:
+    _, path = Layout(tmp_path).lock_stripe(BUCKET, "k")
+    with (
+        lock_held_by_another_process(path, 30),
+        pytest.raises(LockBusy),
+        locks.hold(BUCKET, "k", blocking=False),
+    ):
+        pass
+    with locks.hold(BUCKET, "k", blocking=False):
+        pass
+
+
+def test_threads_of_one_process_exclude_each_other(locks: KeyLocks) -> None:
+    counter = [0]
+
+    def bump() -> None:
+        for _ in range(200):
+            with locks.hold(BUCKET, "k"):
+                value = counter[0]
+                time.sleep(0)  # invite a switch inside the critical section
+                counter[0] = value + 1
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counter[0] == 1600
+
+
+def test_a_blocking_hold_waits_for_another_process(locks: KeyLocks, tmp_path: Path) -> None:
+    _, path = Layout(tmp_path).lock_stripe(BUCKET, "k")
+    with lock_held_by_another_process(path, 0.5):
+        started = time.monotonic()
+        with locks.hold(BUCKET, "k"):
+            waited = time.monotonic() - started
+    assert waited >= 0.3
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[FilesystemStorage]:
+    backend = FilesystemStorage(tmp_path / "data", fsync=False)
+    await backend.start()
+    await backend.create_bucket(BUCKET, region="us-east-1")
+    yield backend
+    await backend.close()
+
+
+async def test_inline_put_waits_in_a_thread_while_another_process_holds_the_key(
+    storage: FilesystemStorage,
+) -> None:
+    """Without fsync a small PUT commits on the event loop; a busy key must not freeze the loop meanwhile."""
+    await put(storage, BUCKET, "k", b"old")
+    _, path = storage.layout.lock_stripe(BUCKET, "k")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    with lock_held_by_another_process(path, 0.6):
+        tick_task = asyncio.create_task(ticker())
+        started = time.monotonic()
+        await put(storage, BUCKET, "k", b"new")
+        waited = time.monotonic() - started
+        tick_task.cancel()
+    assert waited >= 0.3, "the PUT must have waited for the other process's lock"
+    assert ticks >= 10, "the event loop kept running while the PUT waited"
+    assert await get(storage, BUCKET, "k") == b"new"
+
+
+async def test_many_inline_puts_of_one_key_leave_one_whole_version(storage: FilesystemStorage) -> None:
+    bodies = [bytes([n]) * (1000 + n) for n in range(20)]
+    await asyncio.gather(*(put(storage, BUCKET, "same", body) for body in bodies))
+    assert await get(storage, BUCKET, "same") in bodies
+    assert not list((storage.layout.tmp).iterdir())
