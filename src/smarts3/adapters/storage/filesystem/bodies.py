@@ -15,7 +15,7 @@ from smarts3.domain.ports import BodyDigest
 
 T = TypeVar("T")
 BATCH = 1 << 20
-#: the largest body written and committed on the event loop when fsync is off
+#: the largest body written and committed on the event loop
 INLINE_MAX = 256 << 10
 
 
@@ -81,15 +81,18 @@ async def stream_to_temp(
     finish: Callable[[bool], T],
     *,
     inline: bool = False,
+    sync_owed: Callable[[], None] | None = None,
 ) -> T:
-    """Write ``body`` into ``temp`` then run ``finish`` (fsync + build + commit) in a worker thread.
+    """Write ``body`` into ``temp`` then run ``finish`` (build + commit); on any failure the temp is removed.
 
-    A body that fits in one batch costs exactly one thread hop for write, fsync and commit together. With
-    ``inline`` (no fsync) a body of at most INLINE_MAX bytes costs none: it is written and committed right here
-    on the event loop, like any file server writing to the page cache, unless the key's lock is busy
-    (``finish(False)`` raises LockBusy), in which case the commit waits in a thread. Thread hops are not free:
-    each blocking call a worker makes re-takes the GIL, and sixteen workers doing ~30 small syscalls per PUT
-    spent most of their time in that convoy. On any failure the temp file is removed.
+    A large body is written in ~1 MiB batches, each one thread hop; its last batch, the fsync and the commit
+    share one more. With ``inline``, a body of at most INLINE_MAX bytes is written and committed right here on
+    the event loop, like any file server writing to the page cache; only fsyncs go to threads: the temp's
+    before the commit, then ``sync_owed`` (the sidecar and directory fsyncs ``finish(False)`` left owed). If
+    the key's lock is busy (``finish(False)`` raises LockBusy) the commit waits in a thread instead.
+
+    Why: every blocking call a worker thread makes re-takes the GIL, and sixteen workers doing ~30 small
+    syscalls per PUT spent most of their time in that convoy (83k context switches/s on a 4 KiB PUT load).
     """
     iterator = aiter(body)
     try:
@@ -97,17 +100,29 @@ async def stream_to_temp(
             chunks, done = await _batch(iterator)
             if done:
                 if inline and sum(map(len, chunks)) <= INLINE_MAX:
-                    temp.write(chunks)
-                    temp.finish()
-                    try:
-                        return finish(False)
-                    except LockBusy:
-                        return await asyncio.to_thread(finish, True)
+                    return await _commit_inline(temp, chunks, finish, sync_owed)
                 return await asyncio.to_thread(_write_then, temp, chunks, finish)
             await asyncio.to_thread(temp.write, chunks)
     except BaseException:
         temp.discard()
         raise
+
+
+async def _commit_inline(
+    temp: TempFile, chunks: list[bytes], finish: Callable[[bool], T], sync_owed: Callable[[], None] | None
+) -> T:
+    temp.write(chunks)
+    if sync_owed is None:
+        temp.finish()
+    else:
+        await asyncio.to_thread(temp.finish)
+    try:
+        result = finish(False)
+    except LockBusy:
+        return await asyncio.to_thread(finish, True)
+    if sync_owed is not None:
+        await asyncio.to_thread(sync_owed)
+    return result
 
 
 def _write_then(temp: TempFile, chunks: list[bytes], finish: Callable[[bool], T]) -> T:

@@ -9,8 +9,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smarts3.domain.errors import InsufficientStorage
+
+if TYPE_CHECKING:
+    from smarts3.adapters.storage.filesystem.durable import Durable
 
 #: errors that mean "the disk cannot take this write right now", answered 507 like MinIO does
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
@@ -53,7 +57,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path | str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -61,9 +65,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs(path: Path, *, fsync: bool) -> None:
+def make_dirs(path: Path, *, fsync: bool, later: Durable | None = None) -> None:
     """``os.makedirs(path, exist_ok=True)``; with ``fsync`` the entry of every directory it created is fsynced
-    in its parent, so a file later made durable inside ``path`` is also reachable after a power loss."""
+    in its parent, so a file later made durable inside ``path`` is also reachable after a power loss. With
+    ``later`` those parents are added to it instead, to be fsynced after the commit (durable.py)."""
     if not fsync:
         os.makedirs(path, exist_ok=True)
         return
@@ -76,7 +81,10 @@ def make_dirs(path: Path, *, fsync: bool) -> None:
         return
     os.makedirs(path, exist_ok=True)
     for created in reversed(missing):
-        fsync_dir(created.parent)
+        if later is not None:
+            later.add_dir(created.parent)
+        else:
+            fsync_dir(created.parent)
 
 
 def unlink_quiet(path: Path | str) -> None:

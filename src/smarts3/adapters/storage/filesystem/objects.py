@@ -33,6 +33,7 @@ from typing import Any
 import attrs
 
 from smarts3.adapters.storage.filesystem import fsutil, metadata, versions
+from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable
 from smarts3.adapters.storage.filesystem.layout import Layout, key_components
 from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
 from smarts3.domain.errors import (
@@ -129,6 +130,7 @@ class ObjectEngine:
         self.fsync = fsync
         self.clock = clock
         self._tmp_prefix = str(layout.tmp) + os.sep
+        self.dir_syncs = DirSyncs()
 
     def paths(self, bucket: str, key: str) -> KeyPaths:
         components = key_components(key)
@@ -399,11 +401,14 @@ class ObjectEngine:
         versioning: VersioningStatus | None,
         version_id: str | None,
         blocking: bool = True,
+        durable: Durable | None = None,
     ) -> ObjectInfo:
         """Make the fsynced ``temp`` the latest version of the key (see the module doc). Blocking.
 
         ``blocking=False`` never waits (for the event loop): it raises LockBusy when the key's lock is taken or
-        the key needs a repair first (which may hash a large file); the caller then retries in a thread."""
+        the key needs a repair first (which may hash a large file); the caller then retries in a thread.
+        ``durable``: leave the fsyncs the commit owes in it, for the caller to run before it answers (else they
+        run here, after the key lock). Versioned commits still fsync their archive under the lock."""
         with self.locks.hold(kp.bucket, kp.key, blocking=blocking):
             try:
                 current = self.latest(kp, locked=blocking)
@@ -412,7 +417,8 @@ class ObjectEngine:
             if condition is not None:
                 live = current if current is not None and not current.record.get("dm") else None
                 condition(None if live is None else metadata.record_to_info(kp.key, live.record))
-            self._prepare_path(kp)
+            owed = durable if durable is not None else Durable()
+            self._prepare_path(kp, owed)
             seq = time.time_ns()
             if current is not None:
                 seq = max(seq, int(current.record.get("seq", 0)) + 1)
@@ -437,27 +443,24 @@ class ObjectEngine:
             now = self.clock.now()
             record = metadata.record_from_new(new, size=size, now=now, version_id=new_vid, seq=seq)
             ident = metadata.identity_of(os.stat(temp))
-            sidecar_fd = self._stage_sidecar(kp, ident, record, pending=temp.name, prev=prev)
             try:
+                self._stage_sidecar(kp, ident, record, pending=temp.name, prev=prev, owed=owed)
                 old = self._replace_data(temp, kp, aside=plain is not None)
             except IsADirectoryError as exc:
-                self._close_quiet(sidecar_fd)
+                owed.close()
                 raise ObjectExistsAsDirectory(resource=kp.key) from exc
             except BaseException:
-                self._close_quiet(sidecar_fd)
+                owed.close()
                 raise
+            if self.fsync:
+                owed.add_dir(kp.data.parent)
         if old is not None:
             # freeing the old blocks is slow on ext4; nobody needs to wait for it under the key lock
             fsutil.unlink_quiet(old)
-        if sidecar_fd is not None:
+        if durable is None:
             # Durability outside the key lock, so the next writer of the key commits meanwhile; still before
             # the caller answers. Crash consistency never depended on these: it comes from the rename order.
-            try:
-                os.fsync(sidecar_fd)
-            finally:
-                os.close(sidecar_fd)
-            fsutil.fsync_dir(kp.sidecar.parent)
-            fsutil.fsync_dir(kp.data.parent)
+            owed.sync(self.dir_syncs)
         return metadata.record_to_info(kp.key, record)
 
     def _stage_sidecar(
@@ -468,16 +471,17 @@ class ObjectEngine:
         *,
         pending: str,
         prev: dict[str, Any] | None,
-    ) -> int | None:
+        owed: Durable,
+    ) -> None:
         """``_write_sidecar`` for a commit: rename the sidecar into place *before* fsyncing it.
 
         The fsyncs are the slow part of a commit; done under the key lock they serialise every writer of the key.
-        With fsync on, returns the sidecar's still-open descriptor: the caller fsyncs it (and both directories)
-        after releasing the lock and before answering. A process crash in between loses nothing (the page cache
-        survives it); a power loss can only hit a write that was not acknowledged yet.
+        With fsync on, the sidecar's still-open descriptor and its directory go to ``owed``: the caller fsyncs
+        them after releasing the lock and before answering. A process crash in between loses nothing (the page
+        cache survives it); a power loss can only hit a write that was not acknowledged yet.
         """
         doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
-        fsutil.make_dirs(kp.sidecar.parent, fsync=self.fsync)
+        fsutil.make_dirs(kp.sidecar.parent, fsync=self.fsync, later=owed)
         temp = self.layout.tmp / fsutil.temp_name(".w")
         fd = fsutil.write_open(temp, metadata.encode(doc))
         try:
@@ -488,15 +492,10 @@ class ObjectEngine:
             raise
         self.cache.forget(kp.sidecar_s)
         if self.fsync:
-            return fd
-        os.close(fd)
-        return None
-
-    @staticmethod
-    def _close_quiet(fd: int | None) -> None:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            owed.fds.append(fd)
+            owed.add_dir(kp.sidecar.parent)
+        else:
+            os.close(fd)
 
     def _replace_data(self, temp: Path, kp: KeyPaths, *, aside: bool) -> Path | None:
         """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).
@@ -522,14 +521,14 @@ class ObjectEngine:
             raise
         return old
 
-    def _prepare_path(self, kp: KeyPaths) -> None:
+    def _prepare_path(self, kp: KeyPaths, owed: Durable | None = None) -> None:
         """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
         bucket_dir = self.layout.bucket_dir(kp.bucket)
         if not os.path.isdir(bucket_dir):
             # deleted while the body streamed: makedirs below must not resurrect the bucket directory
             raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket})
         try:
-            fsutil.make_dirs(kp.data.parent, fsync=self.fsync)
+            fsutil.make_dirs(kp.data.parent, fsync=self.fsync, later=owed)
         except (FileExistsError, NotADirectoryError) as exc:
             raise ParentIsObject(resource=kp.key) from exc
         if kp.data.parent != bucket_dir and not self._inside(kp):
