@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import stat
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,7 @@ class FilesystemStorage:
         self._ready = False
         #: (bucket, kind) -> ((config dir inode, mtime_ns), document or None); see get_bucket_config
         self._config_cache: dict[tuple[str, str], tuple[tuple[int, int], bytes | None]] = {}
+        self._bucket_strs_cache: dict[str, tuple[str, str]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -124,10 +126,28 @@ class FilesystemStorage:
             fsutil.unlink_quiet(probe)
 
     # -- buckets --------------------------------------------------------------------------------------------
+    def _bucket_strs(self, name: str) -> tuple[str, str] | None:
+        """(bucket directory, config directory) of a valid bucket name, as strings; None for an invalid name.
+        Memoised: every object request checks its bucket, and pathlib + the name rules showed in profiles."""
+        hit = self._bucket_strs_cache.get(name)
+        if hit is None:
+            if not is_valid_bucket_name(name):
+                return None
+            if len(self._bucket_strs_cache) >= 4096:
+                self._bucket_strs_cache.clear()
+            hit = (str(self.layout.bucket_dir(name)), str(self.layout.bucket_state(name)) + "/config")
+            self._bucket_strs_cache[name] = hit
+        return hit
+
     def _require_bucket(self, name: str) -> None:
-        if not is_valid_bucket_name(name) or not os.path.isdir(self.layout.bucket_dir(name)):
-            raise NoSuchBucket(resource=name, extra={"BucketName": name})
-        self._ensure_started()
+        strs = self._bucket_strs(name)
+        try:
+            if strs is None or not stat.S_ISDIR(os.stat(strs[0]).st_mode):
+                raise NoSuchBucket(resource=name, extra={"BucketName": name})
+        except (FileNotFoundError, NotADirectoryError):
+            raise NoSuchBucket(resource=name, extra={"BucketName": name}) from None
+        if not self._ready:
+            self._ensure_started()
 
     async def create_bucket(self, name: str, *, region: str, object_lock: bool = False) -> BucketInfo:
         return await asyncio.to_thread(self._create_bucket, name, region, object_lock)
@@ -198,9 +218,10 @@ class FilesystemStorage:
         replaced by a rename into that directory, which changes its mtime. A snapshot is trusted only once
         the directory has been quiet for a moment (timestamps are coarse), as for listing snapshots."""
         self._require_bucket(name)
-        directory = str(self.layout.bucket_state(name)) + "/config"
+        strs = self._bucket_strs(name)
+        assert strs is not None
         try:
-            st = os.stat(directory)
+            st = os.stat(strs[1])
         except FileNotFoundError:
             return None
         stamp = (st.st_ino, st.st_mtime_ns)
@@ -263,7 +284,7 @@ class FilesystemStorage:
             with fsutil.disk_errors():
                 return self.objects.commit(
                     kp,
-                    temp.path,
+                    temp.path_s,
                     built[0],
                     temp.size,
                     condition=condition,
@@ -428,7 +449,13 @@ class FilesystemStorage:
             new = build(size)
             with fsutil.disk_errors():
                 info = self.objects.commit(
-                    kp, temp, new, size, condition=condition, versioning=versioning, version_id=version_id
+                    kp,
+                    str(temp),
+                    new,
+                    size,
+                    condition=condition,
+                    versioning=versioning,
+                    version_id=version_id,
                 )
         except BaseException:
             # refused (precondition, bad part, digest) or failed: S3 keeps the upload, so put it back

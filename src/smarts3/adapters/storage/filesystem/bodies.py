@@ -23,16 +23,21 @@ class TempFile:
     """A temp file under ``.smarts3/tmp`` being filled; created lazily on the first write. Blocking methods."""
 
     def __init__(self, tmp_dir: Path, digest: BodyDigest, *, fsync: bool) -> None:
-        self.path = tmp_dir / fsutil.temp_name()
+        #: a str: pathlib construction showed in PUT profiles (see ``path`` for a Path)
+        self.path_s = f"{tmp_dir}{os.sep}{fsutil.temp_name()}"
         self._digest = digest
         self._fsync = fsync
         self._fd: int | None = None
         self.size = 0
 
+    @property
+    def path(self) -> Path:
+        return Path(self.path_s)
+
     def write(self, chunks: list[bytes]) -> None:
         with fsutil.disk_errors():
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                self._fd = os.open(self.path_s, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             fd = self._fd
             for chunk in chunks:
                 view = memoryview(chunk)
@@ -58,7 +63,7 @@ class TempFile:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        fsutil.unlink_quiet(self.path)
+        fsutil.unlink_quiet(self.path_s)
 
 
 async def _batch(body: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:

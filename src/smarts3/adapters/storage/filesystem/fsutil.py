@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,10 +26,14 @@ TEMP_PREFIX = "t"
 _INCARNATION = uuid.uuid4().hex[:8]
 
 
+#: a per-process sequence: pid + incarnation + sequence is unique, and cheaper than a uuid4 per temp file
+_SEQUENCE = itertools.count()
+
+
 def temp_name(tag: str = "") -> str:
     """A unique temp file name carrying our pid and incarnation, so ``start()`` can tell leftovers of dead
     writers (including an earlier run that had our pid)."""
-    return f"{TEMP_PREFIX}{os.getpid()}-{_INCARNATION}{uuid.uuid4().hex}{tag}"
+    return f"{TEMP_PREFIX}{os.getpid()}-{_INCARNATION}{next(_SEQUENCE):012x}{tag}"
 
 
 def temp_owner(name: str) -> int | None:
@@ -65,15 +70,17 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
-def make_dirs(path: Path, *, fsync: bool, later: Durable | None = None) -> None:
+def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) -> None:
     """``os.makedirs(path, exist_ok=True)``; with ``fsync`` the entry of every directory it created is fsynced
     in its parent, so a file later made durable inside ``path`` is also reachable after a power loss. With
     ``later`` those parents are added to it instead, to be fsynced after the commit (durable.py)."""
+    if os.path.isdir(path):
+        return
     if not fsync:
         os.makedirs(path, exist_ok=True)
         return
     missing: list[Path] = []
-    current = path
+    current = Path(path)
     while not os.path.isdir(current) and current.parent != current:
         missing.append(current)
         current = current.parent
@@ -105,7 +112,7 @@ def write_file(path: Path, data: bytes, *, fsync: bool) -> None:
         os.close(fd)
 
 
-def write_open(path: Path, data: bytes) -> int:
+def write_open(path: Path | str, data: bytes) -> int:
     """Write ``data`` to a new file (O_EXCL) and return its still-open descriptor (to fsync later)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
@@ -132,7 +139,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool, tmp_dir: Path | None =
         fsync_dir(path.parent)
 
 
-def rename_into(source: Path | str, target: Path) -> None:
+def rename_into(source: Path | str, target: Path | str) -> None:
     """``os.replace`` that creates the target's parents, retrying when a concurrent cleanup removed an empty
     parent between our makedirs and the rename (another key's delete prunes empty directories)."""
     for _ in range(8):
@@ -142,7 +149,7 @@ def rename_into(source: Path | str, target: Path) -> None:
         except FileNotFoundError:
             if not os.path.exists(source):
                 raise
-            os.makedirs(target.parent, exist_ok=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
     os.replace(source, target)
 
 

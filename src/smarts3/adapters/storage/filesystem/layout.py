@@ -172,6 +172,9 @@ class Layout:
     def bucket_dir(self, bucket: str) -> Path:
         return self.root / bucket
 
+    def bucket_dir_str(self, bucket: str) -> str:
+        return f"{self._root_s}/{bucket}"
+
     def bucket_state(self, bucket: str) -> Path:
         return self.buckets_state / bucket
 

@@ -206,6 +206,15 @@ class SidecarCache:
                 self._items.popitem(last=False)
         return doc
 
+    def remember(self, path: str, st: os.stat_result, doc: dict[str, Any]) -> None:
+        """Cache ``doc`` as the sidecar at ``path`` whose file has stat ``st`` (a writer that just wrote it)."""
+        with self._lock:
+            self._infos.pop(path, None)
+            self._items[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), doc)
+            self._items.move_to_end(path)
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
     def peek(self, path: str) -> dict[str, Any] | None:
         """The cached sidecar at ``path`` without checking the file (callers validate it another way)."""
         hit = self._items.get(path)

@@ -393,7 +393,7 @@ class ObjectEngine:
     def commit(
         self,
         kp: KeyPaths,
-        temp: Path,
+        temp: str,
         new: NewObject,
         size: int,
         *,
@@ -444,7 +444,7 @@ class ObjectEngine:
             record = metadata.record_from_new(new, size=size, now=now, version_id=new_vid, seq=seq)
             ident = metadata.identity_of(os.stat(temp))
             try:
-                self._stage_sidecar(kp, ident, record, pending=temp.name, prev=prev, owed=owed)
+                self._stage_sidecar(kp, ident, record, pending=os.path.basename(temp), prev=prev, owed=owed)
                 old = self._replace_data(temp, kp, aside=plain is not None)
             except IsADirectoryError as exc:
                 owed.close()
@@ -453,7 +453,7 @@ class ObjectEngine:
                 owed.close()
                 raise
             if self.fsync:
-                owed.add_dir(kp.data.parent)
+                owed.add_dir(os.path.dirname(kp.data_s))
         if old is not None:
             # freeing the old blocks is slow on ext4; nobody needs to wait for it under the key lock
             fsutil.unlink_quiet(old)
@@ -481,23 +481,27 @@ class ObjectEngine:
         cache survives it); a power loss can only hit a write that was not acknowledged yet.
         """
         doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
-        fsutil.make_dirs(kp.sidecar.parent, fsync=self.fsync, later=owed)
-        temp = self.layout.tmp / fsutil.temp_name(".w")
+        sidecar_dir = os.path.dirname(kp.sidecar_s)
+        fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
+        temp = f"{self._tmp_prefix}{fsutil.temp_name('.w')}"
         fd = fsutil.write_open(temp, metadata.encode(doc))
         try:
-            fsutil.rename_into(temp, kp.sidecar)
+            written = os.fstat(fd)
+            fsutil.rename_into(temp, kp.sidecar_s)
         except BaseException:
             os.close(fd)
             fsutil.unlink_quiet(temp)
             raise
-        self.cache.forget(kp.sidecar_s)
+        # the next reader of the key (often the next writer's commit) finds it parsed already; a rename keeps
+        # the inode, so the stamp stays valid until someone replaces or edits the file
+        self.cache.remember(kp.sidecar_s, written, doc)
         if self.fsync:
             owed.fds.append(fd)
-            owed.add_dir(kp.sidecar.parent)
+            owed.add_dir(sidecar_dir)
         else:
             os.close(fd)
 
-    def _replace_data(self, temp: Path, kp: KeyPaths, *, aside: bool) -> Path | None:
+    def _replace_data(self, temp: str, kp: KeyPaths, *, aside: bool) -> str | None:
         """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).
 
         ext4 flushes a file renamed over an existing one (``auto_da_alloc``), which made every overwrite cost
@@ -508,13 +512,13 @@ class ObjectEngine:
         """
         old = None
         if aside:
-            old = self.layout.tmp / fsutil.temp_name(".old")
+            old = f"{self._tmp_prefix}{fsutil.temp_name('.old')}"
             try:
                 os.rename(kp.data_s, old)
             except FileNotFoundError:
                 old = None
         try:
-            fsutil.rename_into(temp, kp.data)
+            fsutil.rename_into(temp, kp.data_s)
         except BaseException:
             if old is not None:
                 os.rename(old, kp.data_s)
@@ -523,17 +527,18 @@ class ObjectEngine:
 
     def _prepare_path(self, kp: KeyPaths, owed: Durable | None = None) -> None:
         """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
-        bucket_dir = self.layout.bucket_dir(kp.bucket)
+        bucket_dir = self.layout.bucket_dir_str(kp.bucket)
         if not os.path.isdir(bucket_dir):
             # deleted while the body streamed: makedirs below must not resurrect the bucket directory
             raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket})
+        parent = os.path.dirname(kp.data_s)
         try:
-            fsutil.make_dirs(kp.data.parent, fsync=self.fsync, later=owed)
+            fsutil.make_dirs(parent, fsync=self.fsync, later=owed)
         except (FileExistsError, NotADirectoryError) as exc:
             raise ParentIsObject(resource=kp.key) from exc
-        if kp.data.parent != bucket_dir and not self._inside(kp):
+        if parent != bucket_dir and not self._inside(kp):
             raise InvalidObjectName("The key's path crosses a symbolic link.", resource=kp.key)
-        if os.path.isdir(kp.data) and not os.path.islink(kp.data):
+        if os.path.isdir(kp.data_s) and not os.path.islink(kp.data_s):
             try:
                 os.rmdir(kp.data)  # an empty leftover directory may go
             except OSError as exc:
