@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
 from smarts3.adapters.http.wire import Response, http_date
@@ -128,16 +128,48 @@ def add_object_headers(
     include_tag_count: bool,
 ) -> None:
     """ETag, Last-Modified, content headers (with response-* overrides), metadata, version and checksums."""
-    add = response.headers.append
-    add((b"etag", info.quoted_etag.encode("latin-1")))
-    add((b"last-modified", http_date(info.last_modified).encode("latin-1")))
-    add((b"accept-ranges", b"bytes"))
-    stored = info.headers
     overrides = (
         {target: query[name] for name, target in _RESPONSE_OVERRIDES.items() if name in query}
         if query
         else {}
     )
+    if not overrides:
+        # the common case: the headers depend on the object alone, and the same (memoised) ObjectInfo is
+        # served again and again; encode them once
+        hit = _ENCODED.get(id(info))
+        if hit is not None and hit[0] is info and hit[1] == include_tag_count:
+            response.headers.extend(hit[2])
+        else:
+            encoded: list[tuple[bytes, bytes]] = []
+            _object_headers(encoded.append, info, {}, include_tag_count)
+            if len(_ENCODED) >= 4096:
+                _ENCODED.clear()
+            _ENCODED[id(info)] = (info, include_tag_count, encoded)
+            response.headers.extend(encoded)
+    else:
+        _object_headers(response.headers.append, info, overrides, include_tag_count)
+    add = response.headers.append
+    if checksum_mode and info.checksums and byte_range is None:
+        for algorithm, value in info.checksums.items():
+            add((f"x-amz-checksum-{algorithm.lower()}".encode("latin-1"), value.encode("latin-1")))
+        if info.checksum_type:
+            add((b"x-amz-checksum-type", info.checksum_type.encode("latin-1")))
+
+
+#: id(ObjectInfo) -> (that info, include_tag_count, its encoded headers); the info reference guards id reuse
+_ENCODED: dict[int, tuple[ObjectInfo, bool, list[tuple[bytes, bytes]]]] = {}
+
+
+def _object_headers(
+    add: Callable[[tuple[bytes, bytes]], None],
+    info: ObjectInfo,
+    overrides: Mapping[str, str],
+    include_tag_count: bool,
+) -> None:
+    add((b"etag", info.quoted_etag.encode("latin-1")))
+    add((b"last-modified", http_date(info.last_modified).encode("latin-1")))
+    add((b"accept-ranges", b"bytes"))
+    stored = info.headers
     content_type = overrides.get("content-type") or stored.get("content-type") or "binary/octet-stream"
     add((b"content-type", content_type.encode("latin-1", "replace")))
     for name in ("cache-control", "content-disposition", "content-encoding", "content-language", "expires"):
@@ -157,11 +189,6 @@ def add_object_headers(
         add((b"x-amz-tagging-count", str(len(info.tags)).encode("latin-1")))
     if info.parts_count:
         add((b"x-amz-mp-parts-count", str(info.parts_count).encode("latin-1")))
-    if checksum_mode and info.checksums and byte_range is None:
-        for algorithm, value in info.checksums.items():
-            add((f"x-amz-checksum-{algorithm.lower()}".encode("latin-1"), value.encode("latin-1")))
-        if info.checksum_type:
-            add((b"x-amz-checksum-type", info.checksum_type.encode("latin-1")))
     if info.lock_mode:
         add((b"x-amz-object-lock-mode", info.lock_mode.encode("latin-1")))
     if info.lock_retain_until is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
@@ -40,8 +41,13 @@ def iso8601(moment: datetime) -> str:
     return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond // 1000:03d}Z"
 
 
+#: request ids: a random per-process prefix and a sequence (unique, and no getrandom syscall per request)
+_REQUEST_ID_PREFIX = os.urandom(4).hex().upper()
+_REQUEST_SEQUENCE = itertools.count(int.from_bytes(os.urandom(2), "big") << 16)
+
+
 def new_request_id() -> str:
-    return os.urandom(8).hex().upper()
+    return f"{_REQUEST_ID_PREFIX}{next(_REQUEST_SEQUENCE) & 0xFFFFFFFF:08X}"
 
 
 def host_id(request_id: str) -> str:

@@ -22,7 +22,7 @@ from smarts3.adapters.storage.filesystem.durable import Durable
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
 from smarts3.adapters.storage.filesystem.multipart import Uploads
-from smarts3.adapters.storage.filesystem.objects import KeyPaths, NeedLock, ObjectEngine
+from smarts3.adapters.storage.filesystem.objects import Found, KeyPaths, NeedLock, ObjectEngine
 from smarts3.adapters.storage.filesystem.reader import FileObjectReader
 from smarts3.domain.errors import (
     BucketAlreadyOwnedByYou,
@@ -30,6 +30,7 @@ from smarts3.domain.errors import (
     InsufficientStorage,
     InvalidBucketName,
     NoSuchBucket,
+    S3Error,
 )
 from smarts3.domain.models import (
     BucketInfo,
@@ -217,13 +218,16 @@ class FilesystemStorage:
         are cached per bucket and validated by one stat of the bucket's config directory: a document is
         replaced by a rename into that directory, which changes its mtime. A snapshot is trusted only once
         the directory has been quiet for a moment (timestamps are coarse), as for listing snapshots."""
-        self._require_bucket(name)
         strs = self._bucket_strs(name)
-        assert strs is not None
+        if strs is None:
+            raise NoSuchBucket(resource=name, extra={"BucketName": name})
         try:
             st = os.stat(strs[1])
         except FileNotFoundError:
+            self._require_bucket(name)
             return None
+        # an existing config directory stands for its bucket (delete_bucket removes the bucket's state with
+        # it), saving a stat of the bucket directory on every object request
         stamp = (st.st_ino, st.st_mtime_ns)
         cache_key = (name, kind)
         hit = self._config_cache.get(cache_key)
@@ -306,22 +310,34 @@ class FilesystemStorage:
         )
 
     async def open_object(self, bucket: str, key: str, version_id: str | None = None) -> FileObjectReader:
-        kp = self._paths(bucket, key)
-        try:
-            # lock-free fast path inline: an open, an fstat and a (usually cached) sidecar read
-            found = self.objects.resolve(kp, version_id, locked=False, want_fd=True)
-        except NeedLock:
-            found = await asyncio.to_thread(self.objects.resolve_any, kp, version_id, want_fd=True)
+        found, kp = await self._read(bucket, key, version_id, want_fd=True)
         info = self.objects.info(kp, found)
         return FileObjectReader(info, found.fd, None if found.data is None else str(found.data))
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        kp = self._paths(bucket, key)
-        try:
-            found = self.objects.resolve(kp, version_id, locked=False, want_fd=False)
-        except NeedLock:
-            found = await asyncio.to_thread(self.objects.resolve_any, kp, version_id, want_fd=False)
+        found, kp = await self._read(bucket, key, version_id, want_fd=False)
         return self.objects.info(kp, found)
+
+    async def _read(
+        self, bucket: str, key: str, version_id: str | None, *, want_fd: bool
+    ) -> tuple[Found, KeyPaths]:
+        """Resolve a version for GET/HEAD. The bucket directory is only checked when the key is not found (a
+        file found inside it proves the bucket), which saves a stat on every successful read."""
+        if self._bucket_strs(bucket) is None:
+            raise NoSuchBucket(resource=bucket, extra={"BucketName": bucket})
+        kp = self.objects.paths(bucket, key)
+        try:
+            try:
+                # lock-free fast path inline: an open, an fstat and a (usually cached) sidecar read
+                found = self.objects.resolve(kp, version_id, locked=False, want_fd=want_fd)
+            except NeedLock:
+                found = await asyncio.to_thread(self.objects.resolve_any, kp, version_id, want_fd=want_fd)
+        except S3Error:
+            self._require_bucket(bucket)
+            raise
+        if not self._ready:
+            self._ensure_started()
+        return found, kp
 
     async def delete_object(
         self,

@@ -59,6 +59,7 @@ _PATH_FLAGS = getattr(os, "O_PATH", 0) | os.O_NOFOLLOW | os.O_CLOEXEC
 _PROC_FD = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 _DELETE_MARKER = {"x-amz-delete-marker": "true"}
 _HASH_CHUNK = 1 << 20
+_PATHS_CACHE_SIZE = 8192
 
 
 class NeedLock(Exception):
@@ -131,11 +132,18 @@ class ObjectEngine:
         self.clock = clock
         self._tmp_prefix = str(layout.tmp) + os.sep
         self.dir_syncs = DirSyncs()
+        self._paths_cache: dict[tuple[str, str], KeyPaths] = {}
 
     def paths(self, bucket: str, key: str) -> KeyPaths:
+        """The key's paths; memoised (bounded), since the same hot keys are read and written over and over.
+        KeyPaths is immutable once built (its lazily built Path objects derive from the strings)."""
+        cache_key = (bucket, key)
+        kp = self._paths_cache.get(cache_key)
+        if kp is not None:
+            return kp
         components = key_components(key)
         layout = self.layout
-        return KeyPaths(
+        kp = KeyPaths(
             bucket,
             key,
             components,
@@ -143,6 +151,10 @@ class ObjectEngine:
             layout.sidecar_str(bucket, components),
             layout.version_dir_str(bucket, components),
         )
+        if len(self._paths_cache) >= _PATHS_CACHE_SIZE:
+            self._paths_cache.clear()
+        self._paths_cache[cache_key] = kp
+        return kp
 
     def _inside(self, kp: KeyPaths, fd: int | None = None) -> bool:
         """False when a directory on the way to the data file is a symlink (it could point out of the bucket).
