@@ -1,0 +1,42 @@
+"""Keep the server's resident memory flat: glibc malloc settings for a server that moves megabyte buffers
+through a pool of worker threads.
+
+By default glibc gives busy threads their own arenas (up to 8 per core) and raises its mmap threshold each
+time a large block is freed, so after a few parallel multipart uploads 1 MiB body buffers come from arenas
+that keep the memory: a server measured 72 MiB at rest grew to ~136 MiB after one 1 GiB upload with 8
+parallel parts and stayed there. A fixed mmap threshold keeps every buffer of 256 KiB or more in its own
+mapping, returned to the system when freed; two arenas are plenty when the GIL serialises Python anyway.
+Other C libraries (musl) are left alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+_log = logging.getLogger("smarts3.server")
+
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+MMAP_THRESHOLD = 256 * 1024
+ARENA_MAX = 2
+
+
+def tune_malloc() -> bool:
+    """Apply the settings above (idempotent; call before worker threads start). False when not glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        gnu_get_libc_version = libc.gnu_get_libc_version
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc: mallopt may not exist or mean something else
+    gnu_get_libc_version.restype = ctypes.c_char_p
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_ARENA_MAX, ARENA_MAX))
+    if not ok:
+        _log.debug("mallopt refused the memory settings")
+    return ok

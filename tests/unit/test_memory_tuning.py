@@ -1,0 +1,52 @@
+"""tune_malloc: large buffers stay in their own mappings (returned to the system when freed) even after glibc
+would have raised its dynamic mmap threshold, which is what let the server's RSS grow after big uploads."""
+
+from __future__ import annotations
+
+import ctypes.util
+import platform
+import subprocess
+import sys
+
+import pytest
+
+_PROBE = """
+import ctypes, ctypes.util, sys
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "tuned":
+    from smarts3.entrypoints.memory import tune_malloc
+    assert tune_malloc()
+big = bytearray(4 << 20)
+del big  # freeing a 4 MiB mapping raises glibc's dynamic mmap threshold to 4 MiB
+before = libc.mallinfo2().hblkhd
+buf = bytearray(1 << 20)
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+def _glibc_with_mallinfo2() -> bool:
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    name = ctypes.util.find_library("c")
+    return name is not None and hasattr(ctypes.CDLL(name), "mallinfo2")
+
+
+pytestmark = pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc >= 2.33 only (mallinfo2)")
+
+
+def _mapped_bytes_of_a_1mib_buffer(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_without_tuning_a_freed_large_block_makes_later_buffers_come_from_the_heap() -> None:
+    assert _mapped_bytes_of_a_1mib_buffer("default") == 0  # the behaviour tune_malloc exists to stop
+
+
+def test_with_tuning_large_buffers_are_always_mapped() -> None:
+    assert _mapped_bytes_of_a_1mib_buffer("tuned") >= 1 << 20
