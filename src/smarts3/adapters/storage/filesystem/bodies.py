@@ -100,17 +100,36 @@ async def stream_to_temp(
     syscalls per PUT spent most of their time in that convoy (83k context switches/s on a 4 KiB PUT load).
     """
     iterator = aiter(body)
+    #: the previous batch being written in a thread while the next one is received (double buffering)
+    writing: asyncio.Future[None] | None = None
     try:
         while True:
             chunks, done = await _batch(iterator)
+            if writing is not None:
+                # shielded: a cancelled upload must not cancel the wait for a thread that is still writing
+                await asyncio.shield(writing)
+                writing = None
             if done:
-                if inline and sum(map(len, chunks)) <= INLINE_MAX:
+                if inline and temp.size == 0 and sum(map(len, chunks)) <= INLINE_MAX:
                     return await _commit_inline(temp, chunks, finish, sync_owed)
                 return await asyncio.to_thread(_write_then, temp, chunks, finish)
-            await asyncio.to_thread(temp.write, chunks)
+            writing = asyncio.ensure_future(asyncio.to_thread(temp.write, chunks))
     except BaseException:
+        if writing is not None:
+            await _settle(writing)  # never close the file under a thread still writing to it
         temp.discard()
         raise
+
+
+async def _settle(future: asyncio.Future[None]) -> None:
+    """Wait until ``future`` is done, whatever it raises and even if we are cancelled meanwhile."""
+    while not future.done():
+        try:
+            await asyncio.wait({future})
+        except asyncio.CancelledError:
+            continue
+    if not future.cancelled():
+        future.exception()  # retrieved: the caller is already raising its own error
 
 
 async def _commit_inline(

@@ -1,0 +1,109 @@
+"""Streaming bodies into temp files: batches are written in a thread while the next is received, and a body
+that fails midway leaves nothing behind (no temp file, no descriptor closed under a writing thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from smarts3.adapters.storage.filesystem import FilesystemStorage
+from smarts3.adapters.storage.filesystem import bodies as bodies_module
+from smarts3.domain.errors import IncompleteBody
+from smarts3.testing.contract.helpers import Md5Digest, get, md5_build, put
+
+BUCKET = "bkt"
+MIB = 1 << 20
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[FilesystemStorage]:
+    backend = FilesystemStorage(tmp_path / "data", fsync=False)
+    await backend.start()
+    await backend.create_bucket(BUCKET, region="us-east-1")
+    yield backend
+    await backend.close()
+
+
+async def _failing_body(good: int, error: BaseException) -> AsyncIterator[bytes]:
+    for _ in range(good):
+        yield b"a" * (256 * 1024)
+    raise error
+
+
+async def test_a_body_failing_midway_leaves_no_temp_file(storage: FilesystemStorage) -> None:
+    await put(storage, BUCKET, "k", b"old")
+    with pytest.raises(IncompleteBody):
+        await storage.write_object(
+            BUCKET, "k", _failing_body(13, IncompleteBody()), digest=(d := Md5Digest()), build=md5_build(d)
+        )
+    assert os.listdir(storage.layout.tmp) == []
+    assert await get(storage, BUCKET, "k") == b"old"
+
+
+async def test_the_next_batch_is_received_while_the_previous_one_is_written(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Double buffering: the body iterator is asked for more while a batch write is still in its thread."""
+    in_write = threading.Event()
+    overlapped = []
+    real_write = bodies_module.TempFile.write
+
+    def slow_write(self: bodies_module.TempFile, chunks: list[bytes]) -> None:
+        in_write.set()
+        threading.Event().wait(0.05)
+        real_write(self, chunks)
+        in_write.clear()
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(12):
+            overlapped.append(in_write.is_set())
+            yield b"b" * (512 * 1024)
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(bodies_module.TempFile, "write", slow_write)
+    await storage.write_object(BUCKET, "big", body(), digest=(d := Md5Digest()), build=md5_build(d))
+    assert any(overlapped), "no chunk was received while a batch was being written"
+    assert await get(storage, BUCKET, "big") == b"b" * (6 * MIB)
+    assert os.listdir(storage.layout.tmp) == []
+
+
+async def test_cancelling_an_upload_waits_for_the_write_in_flight(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed_while_writing = []
+    writing = threading.Event()
+    real_write = bodies_module.TempFile.write
+    real_discard = bodies_module.TempFile.discard
+
+    def slow_write(self: bodies_module.TempFile, chunks: list[bytes]) -> None:
+        writing.set()
+        threading.Event().wait(0.2)
+        real_write(self, chunks)
+        writing.clear()
+
+    def discard(self: bodies_module.TempFile) -> None:
+        closed_while_writing.append(writing.is_set())
+        real_discard(self)
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"c" * (256 * 1024)
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(bodies_module.TempFile, "write", slow_write)
+    monkeypatch.setattr(bodies_module.TempFile, "discard", discard)
+    task = asyncio.ensure_future(
+        storage.write_object(BUCKET, "gone", endless(), digest=(d := Md5Digest()), build=md5_build(d))
+    )
+    while not writing.is_set():
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert closed_while_writing == [False]
+    assert os.listdir(storage.layout.tmp) == []
