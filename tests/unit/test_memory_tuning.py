@@ -50,3 +50,19 @@ def test_without_tuning_a_freed_large_block_makes_later_buffers_come_from_the_he
 
 def test_with_tuning_large_buffers_are_always_mapped() -> None:
     assert _mapped_bytes_of_a_1mib_buffer("tuned") >= 1 << 20
+
+
+_IMPORTS_PROBE = """
+import sys
+import json  # already imported modules are never touched
+from smarts3.entrypoints.memory import skip_unused_optional_imports
+skip_unused_optional_imports()
+from smarts3.entrypoints.app import create_app  # imports dependency-injector
+loaded = [name for name in ("pydantic_settings", "flask", "werkzeug") if sys.modules.get(name) is not None]
+print(",".join(loaded) or "-", sys.modules["json"] is not None)
+"""
+
+
+def test_the_server_process_does_not_load_dependency_injectors_unused_integrations() -> None:
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["-", "True"]

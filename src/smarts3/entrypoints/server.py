@@ -34,7 +34,7 @@ from smarts3.entrypoints.config import (
     settings_to_json,
     uses_dev_credentials,
 )
-from smarts3.entrypoints.memory import tune_malloc
+from smarts3.entrypoints.memory import skip_unused_optional_imports, tune_malloc
 from smarts3.entrypoints.settings import DEV_ACCESS_KEY, DEV_SECRET_KEY, Settings, TlsSettings
 
 __all__ = ["APP_FACTORY", "TlsFiles", "app_from_environment", "redirect_app", "run", "uvicorn_options"]
@@ -264,9 +264,11 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def _create_app(settings: Settings) -> Any:
+    # the server process only (see memory.py): before the app's imports and before the I/O threads exist
+    skip_unused_optional_imports()
+    tune_malloc()
     from smarts3.entrypoints.app import create_app  # the app factory; imported late so the CLI stays light
 
-    tune_malloc()  # before the I/O threads exist (see memory.py)
     return create_app(settings)
 
 
