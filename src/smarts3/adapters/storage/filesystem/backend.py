@@ -18,7 +18,6 @@ from pathlib import Path
 
 from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
 from smarts3.adapters.storage.filesystem.bodies import TempFile, stream_to_temp
-from smarts3.adapters.storage.filesystem.durable import Durable
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
 from smarts3.adapters.storage.filesystem.multipart import Uploads
@@ -280,7 +279,6 @@ class FilesystemStorage:
         kp = self._paths(bucket, key)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
         built: list[NewObject] = []
-        owed = Durable()
 
         def finish(blocking: bool = True) -> ObjectInfo:
             if not built:
@@ -295,19 +293,10 @@ class FilesystemStorage:
                     versioning=versioning,
                     version_id=version_id,
                     blocking=blocking,
-                    durable=None if blocking else owed,
                 )
 
-        def sync_owed() -> None:
-            with fsutil.disk_errors():
-                owed.sync(self.objects.dir_syncs)
-
-        # a small body is committed on the event loop; only its fsyncs (if any) go to threads (see bodies.py).
-        # A versioned commit fsyncs its archive under the key lock: that one stays in a thread.
-        inline = not self.fsync or versioning is None
-        return await stream_to_temp(
-            body, temp, finish, inline=inline, sync_owed=sync_owed if self.fsync else None
-        )
+        # without fsync a small body is committed right on the event loop (see bodies.py)
+        return await stream_to_temp(body, temp, finish, inline=not self.fsync)
 
     async def open_object(self, bucket: str, key: str, version_id: str | None = None) -> FileObjectReader:
         found, kp = await self._read(bucket, key, version_id, want_fd=True)

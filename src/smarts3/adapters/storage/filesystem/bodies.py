@@ -15,7 +15,7 @@ from smarts3.domain.ports import BodyDigest
 
 T = TypeVar("T")
 BATCH = 1 << 20
-#: the largest body written and committed on the event loop
+#: the largest body written and committed on the event loop (without fsync)
 INLINE_MAX = 256 << 10
 
 
@@ -86,17 +86,15 @@ async def stream_to_temp(
     finish: Callable[[bool], T],
     *,
     inline: bool = False,
-    sync_owed: Callable[[], None] | None = None,
 ) -> T:
     """Write ``body`` into ``temp`` then run ``finish`` (build + commit); on any failure the temp is removed.
 
-    A large body is written in ~1 MiB batches, each one thread hop; its last batch, the fsync and the commit
-    share one more. With ``inline``, a body of at most INLINE_MAX bytes is written and committed right here on
-    the event loop, like any file server writing to the page cache; only fsyncs go to threads: the temp's
-    before the commit, then ``sync_owed`` (the sidecar and directory fsyncs ``finish(False)`` left owed). If
-    the key's lock is busy (``finish(False)`` raises LockBusy) the commit waits in a thread instead.
+    A large body is written in ~1 MiB batches, each in a thread while the next one is received; its last batch,
+    the fsync and the commit share one more thread hop. With ``inline`` (no fsync), a body of at most INLINE_MAX
+    bytes is written and committed right here on the event loop, like any file server writing to the page
+    cache, unless the key's lock is busy (``finish(False)`` raises LockBusy): then the commit waits in a thread.
 
-    Why: every blocking call a worker thread makes re-takes the GIL, and sixteen workers doing ~30 small
+    Why inline: every blocking call a worker thread makes re-takes the GIL, and sixteen workers doing ~30 small
     syscalls per PUT spent most of their time in that convoy (83k context switches/s on a 4 KiB PUT load).
     """
     iterator = aiter(body)
@@ -111,7 +109,12 @@ async def stream_to_temp(
                 writing = None
             if done:
                 if inline and temp.size == 0 and sum(map(len, chunks)) <= INLINE_MAX:
-                    return await _commit_inline(temp, chunks, finish, sync_owed)
+                    temp.write(chunks)
+                    temp.finish()
+                    try:
+                        return finish(False)
+                    except LockBusy:
+                        return await asyncio.to_thread(finish, True)
                 return await asyncio.to_thread(_write_then, temp, chunks, finish)
             writing = asyncio.ensure_future(asyncio.to_thread(temp.write, chunks))
     except BaseException:
@@ -130,23 +133,6 @@ async def _settle(future: asyncio.Future[None]) -> None:
             continue
     if not future.cancelled():
         future.exception()  # retrieved: the caller is already raising its own error
-
-
-async def _commit_inline(
-    temp: TempFile, chunks: list[bytes], finish: Callable[[bool], T], sync_owed: Callable[[], None] | None
-) -> T:
-    temp.write(chunks)
-    if sync_owed is None:
-        temp.finish()
-    else:
-        await asyncio.to_thread(temp.finish)
-    try:
-        result = finish(False)
-    except LockBusy:
-        return await asyncio.to_thread(finish, True)
-    if sync_owed is not None:
-        await asyncio.to_thread(sync_owed)
-    return result
 
 
 def _write_then(temp: TempFile, chunks: list[bytes], finish: Callable[[bool], T]) -> T:

@@ -1,11 +1,11 @@
-"""Deferred durability: the fsyncs a commit owes before its caller may answer, run after the key lock and off
-the event loop, with directory fsyncs shared between concurrent writers (group commit).
+"""Deferred directory fsyncs: a commit's renames happen under the key lock; the directory fsyncs that make
+them survive a power loss run after it, before the response, and are shared between concurrent writers (group
+commit).
 
-A commit's renames happen first (under the key lock, possibly on the event loop); the fsyncs that make them
-survive a power loss come after, in a worker thread, before the response. Crash consistency never depends on
-them: it comes from the order of the renames (objects.py). Sixteen writers of one directory used to issue
-sixteen fsyncs of it; one fsync that *starts* after a writer's rename covers that writer, so a writer that finds
-an fsync of its directory already running waits for the next one, which it or another waiter starts for all.
+Sixteen writers of one directory used to issue sixteen fsyncs of it. One fsync that *starts* after a writer's
+rename covers that writer, so a writer that finds an fsync of its directory already running waits for the next
+one, which it or another waiter starts for all. File contents (body, sidecar) are fsynced before their renames,
+so a power loss never leaves a name pointing at unwritten data.
 """
 
 from __future__ import annotations
@@ -67,16 +67,15 @@ class DirSyncs:
 
 
 class Durable:
-    """What one commit still owes: an open file to fsync and directories to fsync (in order, deduplicated)."""
+    """The directories one commit still has to fsync before its caller answers (in order, deduplicated)."""
 
-    __slots__ = ("dirs", "fds")
+    __slots__ = ("dirs",)
 
     def __init__(self) -> None:
-        self.fds: list[int] = []
         self.dirs: list[str] = []
 
     def __bool__(self) -> bool:
-        return bool(self.fds or self.dirs)
+        return bool(self.dirs)
 
     def add_dir(self, path: str | os.PathLike[str]) -> None:
         text = os.fspath(path)
@@ -84,20 +83,7 @@ class Durable:
             self.dirs.append(text)
 
     def sync(self, syncs: DirSyncs) -> None:
-        """Do it all (blocking); the descriptors are closed whatever happens."""
-        try:
-            for fd in self.fds:
-                os.fsync(fd)
-        finally:
-            self.close()
+        """Fsync them all (blocking), each shared with concurrent writers of the same directory."""
         for path in self.dirs:
             syncs.sync(path)
         self.dirs.clear()
-
-    def close(self) -> None:
-        fds, self.fds = self.fds, []
-        for fd in fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass

@@ -413,14 +413,13 @@ class ObjectEngine:
         versioning: VersioningStatus | None,
         version_id: str | None,
         blocking: bool = True,
-        durable: Durable | None = None,
     ) -> ObjectInfo:
         """Make the fsynced ``temp`` the latest version of the key (see the module doc). Blocking.
 
         ``blocking=False`` never waits (for the event loop): it raises LockBusy when the key's lock is taken or
         the key needs a repair first (which may hash a large file); the caller then retries in a thread.
-        ``durable``: leave the fsyncs the commit owes in it, for the caller to run before it answers (else they
-        run here, after the key lock). Versioned commits still fsync their archive under the lock."""
+        Directory fsyncs run after the key lock is released (grouped with concurrent writers', durable.py) and
+        before this returns; file fsyncs (body, sidecar, version archive) happen before their renames."""
         with self.locks.hold(kp.bucket, kp.key, blocking=blocking):
             try:
                 current = self.latest(kp, locked=blocking)
@@ -429,7 +428,7 @@ class ObjectEngine:
             if condition is not None:
                 live = current if current is not None and not current.record.get("dm") else None
                 condition(None if live is None else metadata.record_to_info(kp.key, live.record))
-            owed = durable if durable is not None else Durable()
+            owed = Durable()
             self._prepare_path(kp, owed)
             seq = time.time_ns()
             if current is not None:
@@ -459,20 +458,14 @@ class ObjectEngine:
                 self._stage_sidecar(kp, ident, record, pending=os.path.basename(temp), prev=prev, owed=owed)
                 old = self._replace_data(temp, kp, aside=plain is not None)
             except IsADirectoryError as exc:
-                owed.close()
                 raise ObjectExistsAsDirectory(resource=kp.key) from exc
-            except BaseException:
-                owed.close()
-                raise
             if self.fsync:
                 owed.add_dir(os.path.dirname(kp.data_s))
         if old is not None:
             # freeing the old blocks is slow on ext4; nobody needs to wait for it under the key lock
             fsutil.unlink_quiet(old)
-        if durable is None:
-            # Durability outside the key lock, so the next writer of the key commits meanwhile; still before
-            # the caller answers. Crash consistency never depended on these: it comes from the rename order.
-            owed.sync(self.dir_syncs)
+        # outside the key lock, so the next writer of the key commits meanwhile; still before the caller answers
+        owed.sync(self.dir_syncs)
         return metadata.record_to_info(kp.key, record)
 
     def _stage_sidecar(
@@ -485,12 +478,11 @@ class ObjectEngine:
         prev: dict[str, Any] | None,
         owed: Durable,
     ) -> None:
-        """``_write_sidecar`` for a commit: rename the sidecar into place *before* fsyncing it.
+        """``_write_sidecar`` for a commit: the sidecar (fsynced first when fsync is on) replaces the old one; the
+        fsync of its directory is left in ``owed``, for after the key lock.
 
-        The fsyncs are the slow part of a commit; done under the key lock they serialise every writer of the key.
-        With fsync on, the sidecar's still-open descriptor and its directory go to ``owed``: the caller fsyncs
-        them after releasing the lock and before answering. A process crash in between loses nothing (the page
-        cache survives it); a power loss can only hit a write that was not acknowledged yet.
+        Its content is durable before its name points at it, so whatever a power loss keeps is a whole sidecar
+        (fsyncing it only after the rename measured no faster: ~650 vs ~715 PUT/s on one key here).
         """
         doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
         sidecar_dir = os.path.dirname(kp.sidecar_s)
@@ -499,6 +491,8 @@ class ObjectEngine:
         fd = fsutil.write_open(temp, metadata.encode(doc))
         try:
             written = os.fstat(fd)
+            if self.fsync:
+                os.fsync(fd)
             fsutil.rename_into(temp, kp.sidecar_s)
         except BaseException:
             os.close(fd)
@@ -507,11 +501,9 @@ class ObjectEngine:
         # the next reader of the key (often the next writer's commit) finds it parsed already; a rename keeps
         # the inode, so the stamp stays valid until someone replaces or edits the file
         self.cache.remember(kp.sidecar_s, written, doc)
+        os.close(fd)
         if self.fsync:
-            owed.fds.append(fd)
             owed.add_dir(sidecar_dir)
-        else:
-            os.close(fd)
 
     def _replace_data(self, temp: str, kp: KeyPaths, *, aside: bool) -> str | None:
         """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).
