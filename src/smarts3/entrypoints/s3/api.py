@@ -48,6 +48,7 @@ from smarts3.entrypoints.s3 import buckets as bucket_ops
 from smarts3.entrypoints.s3 import multipart as multipart_ops
 from smarts3.entrypoints.s3 import object_lock as lock_ops
 from smarts3.entrypoints.s3 import objects as object_ops
+from smarts3.entrypoints.s3.fast_read import try_fast_read
 from smarts3.entrypoints.s3.request import S3Request
 
 log = logging.getLogger("smarts3.s3")
@@ -78,6 +79,7 @@ class CorsPolicy(Protocol):
 
 
 _BASE_HEADERS = [(b"server", b"smarts3")]
+_FAST_READ_METHODS = frozenset({"GET", "HEAD"})
 #: query parameters of listings an anonymous client may send to a public-read bucket
 _LISTING_PARAMETERS = frozenset(
     {
@@ -143,6 +145,8 @@ class S3Api:
     # -- ASGI entry --------------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["method"] in _FAST_READ_METHODS and await try_fast_read(self, scope, receive, send):
             return
         started = time.perf_counter()
         if self.observer is not None:
@@ -518,6 +522,14 @@ class S3Api:
         headers.append((b"content-type", b"application/xml"))
         response = Response(status=error.status, headers=headers, body=body)
         return response
+
+    @staticmethod
+    def header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
+        return _header_section_size(headers)
+
+    async def send_response(self, req: S3Request, response: Response, send: Send) -> tuple[int, int]:
+        """Send ``response`` (adds the request id headers); returns the status and the body bytes sent."""
+        return await self._send(req, response, send)
 
     async def _send(self, req: S3Request, response: Response, send: Send) -> tuple[int, int]:
         headers = response.headers

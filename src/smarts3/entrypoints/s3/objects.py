@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -15,6 +16,7 @@ from smarts3.adapters.http.object_headers import (
 from smarts3.adapters.http.wire import Response, http_date, xml_response
 from smarts3.domain.conditions import CopySourceConditions, ReadConditions, WriteConditions, parse_http_date
 from smarts3.domain.errors import (
+    InternalError,
     InvalidArgument,
     InvalidPartNumber,
     InvalidRequest,
@@ -28,6 +30,7 @@ from smarts3.entrypoints.lifecycle_runner import LIFECYCLE_KIND, rules_from_xml
 from smarts3.entrypoints.s3.object_lock import bypass_governance, write_lock
 
 if TYPE_CHECKING:
+    from smarts3.domain.ports import ObjectReader
     from smarts3.entrypoints.s3.api import S3Api
     from smarts3.entrypoints.s3.request import S3Request
 
@@ -140,17 +143,41 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
             if reader is not None:
                 await reader.aclose()
             raise
+    return await object_response(
+        api,
+        req.bucket,
+        info,
+        reader,
+        query=req.query,
+        checksum_mode=checksum_mode,
+        byte_range=byte_range,
+        version_id=version_id,
+    )
+
+
+async def object_response(
+    api: S3Api,
+    bucket: str,
+    info: ObjectInfo,
+    reader: ObjectReader | None,
+    *,
+    query: Mapping[str, str],
+    checksum_mode: bool,
+    byte_range: ByteRange | None,
+    version_id: str | None,
+) -> Response:
+    """The answer to a GetObject (``reader`` streams the body) or HeadObject (``reader`` is None)."""
     response = Response(status=206 if byte_range is not None else 200)
     add_object_headers(
         response,
         info,
-        query=req.query,
+        query=query,
         checksum_mode=checksum_mode,
         byte_range=byte_range,
         include_tag_count=True,  # GetObject and HeadObject both send x-amz-tagging-count
     )
     if version_id is None:
-        await _expiration_header(api, req.bucket, info, response)
+        await _expiration_header(api, bucket, info, response)
     if byte_range is not None:
         response.add("content-range", f"bytes {byte_range.start}-{byte_range.end}/{info.size}")
         length = byte_range.length
@@ -159,9 +186,22 @@ async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Respo
     response.add("content-length", str(length))
     response.object_size = info.size
     if reader is not None:
-        response.stream = reader.iter_bytes(byte_range)
-        response.on_close = reader.aclose
+        if length <= SMALL_BODY:
+            # one message instead of a stream: small objects are read in one go anyway (from the page cache)
+            try:
+                response.body = b"".join([chunk async for chunk in reader.iter_bytes(byte_range)])
+            finally:
+                await reader.aclose()
+            if len(response.body) != length:
+                raise InternalError("The object changed size while it was read.")
+        else:
+            response.stream = reader.iter_bytes(byte_range)
+            response.on_close = reader.aclose
     return response
+
+
+#: bodies up to this size are sent as one message rather than streamed
+SMALL_BODY = 64 * 1024
 
 
 def _part_range(info: ObjectInfo, number: int, byte_range: ByteRange | None) -> ByteRange | None:
