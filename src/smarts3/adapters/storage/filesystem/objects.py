@@ -493,11 +493,14 @@ class ObjectEngine:
             written = os.fstat(fd)
             if self.fsync:
                 os.fsync(fd)
-            fsutil.rename_into(temp, kp.sidecar_s)
+            # an exchange leaves the old sidecar at the temp name (see fsutil.exchange_into)
+            exchanged = fsutil.exchange_into(temp, kp.sidecar_s)
         except BaseException:
             os.close(fd)
             fsutil.unlink_quiet(temp)
             raise
+        if exchanged:
+            fsutil.unlink_quiet(temp)
         # the next reader of the key (often the next writer's commit) finds it parsed already; a rename keeps
         # the inode, so the stamp stays valid until someone replaces or edits the file
         self.cache.remember(kp.sidecar_s, written, doc)
