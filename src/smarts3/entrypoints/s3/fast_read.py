@@ -13,7 +13,7 @@ doing its first steps twice is harmless. The answer itself is built by the same 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from smarts3.adapters.auth import RequestView
 from smarts3.adapters.http.wire import Receive, Scope, Send, decode_key, header_dict, new_request_id
@@ -49,11 +49,37 @@ _PRESIGN_V2 = frozenset({"AWSAccessKeyId", "Signature", "Expires", "x-id"})
 
 
 def _plain_query(query_string: str) -> bool:
-    for part in query_string.split("&"):
-        name = part.partition("=")[0]
-        if not (name.startswith(_PRESIGN_PREFIX) or name in _PRESIGN_V2):
-            return False
-    return True
+    known = _QUERY_VERDICTS.get(query_string)
+    if known is None:
+        known = all(
+            name.startswith(_PRESIGN_PREFIX) or name in _PRESIGN_V2
+            for name in (part.partition("=")[0] for part in query_string.split("&"))
+        )
+        _remember(_QUERY_VERDICTS, query_string, known)
+    return known
+
+
+def _plain_header_names(names: tuple[str, ...]) -> bool:
+    known = _HEADER_VERDICTS.get(names)
+    if known is None:
+        known = _GENERAL_PATH_HEADERS.isdisjoint(names) and not any(
+            name.startswith("x-amz-") and name not in _PLAIN_AMZ_HEADERS for name in names
+        )
+        _remember(_HEADER_VERDICTS, names, known)
+    return known
+
+
+def _remember(cache: dict[_K, bool], key: _K, verdict: bool) -> None:
+    if len(cache) >= _VERDICTS_MAX:
+        cache.clear()
+    cache[key] = verdict
+
+
+#: a presigned URL or a client's header set is seen again and again: their verdicts are memoised (bounded)
+_K = TypeVar("_K")
+_VERDICTS_MAX = 1024
+_QUERY_VERDICTS: dict[str, bool] = {}
+_HEADER_VERDICTS: dict[tuple[str, ...], bool] = {}
 
 
 async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) -> bool:
@@ -61,11 +87,8 @@ async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) 
     started = time.perf_counter()
     raw_headers = scope["headers"]
     headers = header_dict(raw_headers)
-    if not headers.keys().isdisjoint(_GENERAL_PATH_HEADERS) or headers.get("content-length", "0") != "0":
+    if not _plain_header_names(tuple(headers)) or headers.get("content-length", "0") != "0":
         return False
-    for name in headers:
-        if name.startswith("x-amz-") and name not in _PLAIN_AMZ_HEADERS:
-            return False
     if api.base_domain or api.header_section_size(raw_headers) > api.max_header_size:
         return False  # virtual-hosted names and oversized headers: the general path decides
     raw_path_bytes = scope.get("raw_path")
