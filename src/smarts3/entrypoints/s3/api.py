@@ -6,6 +6,7 @@ little more than the domain call itself. Errors raised anywhere below become S3 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -575,7 +576,7 @@ class S3Api:
 
 def _header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
     """Bytes of the request's header lines as sent: ``name: value`` plus CRLF for each."""
-    return sum(len(name) + len(value) for name, value in headers) + 4 * len(headers)
+    return sum(map(len, itertools.chain.from_iterable(headers))) + 4 * len(headers)
 
 
 def _abandons_body(req: S3Request, status: int) -> bool:

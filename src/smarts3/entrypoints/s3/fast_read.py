@@ -69,6 +69,20 @@ def _plain_header_names(names: tuple[str, ...]) -> bool:
     return known
 
 
+def _object_names(path: str) -> tuple[str, str] | None:
+    """(bucket, key) of a path-style object path, decoded; None for anything else. Memoised (bounded)."""
+    names = _PATH_NAMES.get(path)
+    if names is None:
+        bucket_raw, slash, key_raw = path[1:].partition("/")
+        if not (bucket_raw and slash and key_raw) or not path.startswith("/"):
+            return None
+        names = (decode_key(bucket_raw), decode_key(key_raw))
+        if len(_PATH_NAMES) >= _VERDICTS_MAX:
+            _PATH_NAMES.clear()
+        _PATH_NAMES[path] = names
+    return names
+
+
 def _remember(cache: dict[_K, bool], key: _K, verdict: bool) -> None:
     if len(cache) >= _VERDICTS_MAX:
         cache.clear()
@@ -80,6 +94,7 @@ _K = TypeVar("_K")
 _VERDICTS_MAX = 1024
 _QUERY_VERDICTS: dict[str, bool] = {}
 _HEADER_VERDICTS: dict[tuple[str, ...], bool] = {}
+_PATH_NAMES: dict[str, tuple[str, str]] = {}
 
 
 async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) -> bool:
@@ -93,9 +108,10 @@ async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) 
         return False  # virtual-hosted names and oversized headers: the general path decides
     raw_path_bytes = scope.get("raw_path")
     path = raw_path_bytes.decode("latin-1") if raw_path_bytes else scope["path"]
-    bucket_raw, slash, key_raw = path[1:].partition("/")
-    if not (bucket_raw and slash and key_raw) or not path.startswith("/"):
+    names = _object_names(path)
+    if names is None:
         return False
+    bucket, key = names
     query_string = scope.get("query_string", b"").decode("latin-1")
     if query_string and not _plain_query(query_string):
         return False
@@ -109,7 +125,6 @@ async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) 
         return False  # the general path produces the error (and counts it)
     if result.access_key is None and api.auth_enabled:
         return False  # anonymous: bucket ACL rules live in the general path
-    bucket, key = decode_key(bucket_raw), decode_key(key_raw)
     head = method == "HEAD"
     try:
         if head:
