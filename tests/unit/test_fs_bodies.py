@@ -7,7 +7,6 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -20,33 +19,24 @@ BUCKET = "bkt"
 MIB = 1 << 20
 
 
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[FilesystemStorage]:
-    backend = FilesystemStorage(tmp_path / "data", fsync=False)
-    await backend.start()
-    await backend.create_bucket(BUCKET, region="us-east-1")
-    yield backend
-    await backend.close()
-
-
 async def _failing_body(good: int, error: BaseException) -> AsyncIterator[bytes]:
     for _ in range(good):
         yield b"a" * (256 * 1024)
     raise error
 
 
-async def test_a_body_failing_midway_leaves_no_temp_file(storage: FilesystemStorage) -> None:
-    await put(storage, BUCKET, "k", b"old")
+async def test_a_body_failing_midway_leaves_no_temp_file(fs_storage: FilesystemStorage) -> None:
+    await put(fs_storage, BUCKET, "k", b"old")
     with pytest.raises(IncompleteBody):
-        await storage.write_object(
+        await fs_storage.write_object(
             BUCKET, "k", _failing_body(13, IncompleteBody()), digest=(d := Md5Digest()), build=md5_build(d)
         )
-    assert os.listdir(storage.layout.tmp) == []
-    assert await get(storage, BUCKET, "k") == b"old"
+    assert os.listdir(fs_storage.layout.tmp) == []
+    assert await get(fs_storage, BUCKET, "k") == b"old"
 
 
 async def test_the_next_batch_is_received_while_the_previous_one_is_written(
-    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+    fs_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Double buffering: the body iterator is asked for more while a batch write is still in its thread."""
     in_write = threading.Event()
@@ -73,14 +63,14 @@ async def test_the_next_batch_is_received_while_the_previous_one_is_written(
             await asyncio.sleep(0)
 
     monkeypatch.setattr(bodies_module.TempFile, "write", slow_write)
-    await storage.write_object(BUCKET, "big", body(), digest=(d := Md5Digest()), build=md5_build(d))
+    await fs_storage.write_object(BUCKET, "big", body(), digest=(d := Md5Digest()), build=md5_build(d))
     assert overlapped == [True], "no chunk was received while a batch was being written"
-    assert await get(storage, BUCKET, "big") == b"b" * (6 * MIB)
-    assert os.listdir(storage.layout.tmp) == []
+    assert await get(fs_storage, BUCKET, "big") == b"b" * (6 * MIB)
+    assert os.listdir(fs_storage.layout.tmp) == []
 
 
 async def test_cancelling_an_upload_waits_for_the_write_in_flight(
-    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+    fs_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed_while_writing = []
     writing = threading.Event()
@@ -105,7 +95,7 @@ async def test_cancelling_an_upload_waits_for_the_write_in_flight(
     monkeypatch.setattr(bodies_module.TempFile, "write", slow_write)
     monkeypatch.setattr(bodies_module.TempFile, "discard", discard)
     task = asyncio.ensure_future(
-        storage.write_object(BUCKET, "gone", endless(), digest=(d := Md5Digest()), build=md5_build(d))
+        fs_storage.write_object(BUCKET, "gone", endless(), digest=(d := Md5Digest()), build=md5_build(d))
     )
     while not writing.is_set():
         await asyncio.sleep(0.01)
@@ -113,4 +103,4 @@ async def test_cancelling_an_upload_waits_for_the_write_in_flight(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert closed_while_writing == [False]
-    assert os.listdir(storage.layout.tmp) == []
+    assert os.listdir(fs_storage.layout.tmp) == []

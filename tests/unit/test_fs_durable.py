@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -81,20 +80,11 @@ def test_durable_syncs_each_directory_once_in_order(tmp_path: Path, monkeypatch:
     assert not owed
 
 
-@pytest.fixture
-async def synced_storage(tmp_path: Path) -> AsyncIterator[FilesystemStorage]:
-    backend = FilesystemStorage(tmp_path / "data", fsync=True)
-    await backend.start()
-    await backend.create_bucket(BUCKET, region="us-east-1")
-    yield backend
-    await backend.close()
-
-
 async def test_a_put_with_fsync_fsyncs_body_and_sidecar_before_their_renames_and_both_directories(
-    synced_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+    fs_storage_fsync: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await put(synced_storage, BUCKET, "a/k", b"old")
-    kp = synced_storage.objects.paths(BUCKET, "a/k")
+    await put(fs_storage_fsync, BUCKET, "a/k", b"old")
+    kp = fs_storage_fsync.objects.paths(BUCKET, "a/k")
     files: list[str] = []
     dirs: list[str] = []
     real_fsync, real_dir = os.fsync, fsutil.fsync_dir
@@ -105,7 +95,7 @@ async def test_a_put_with_fsync_fsyncs_body_and_sidecar_before_their_renames_and
             real_fsync(fd)  # a directory: recorded by record_dir
             return
         # fsynced while still a temp file: the name the object will be read by never points at unwritten data
-        assert name.startswith(str(synced_storage.layout.tmp)), name
+        assert name.startswith(str(fs_storage_fsync.layout.tmp)), name
         files.append(name)
         real_fsync(fd)
 
@@ -115,8 +105,8 @@ async def test_a_put_with_fsync_fsyncs_body_and_sidecar_before_their_renames_and
 
     monkeypatch.setattr(os, "fsync", record_fsync)
     monkeypatch.setattr(fsutil, "fsync_dir", record_dir)
-    await put(synced_storage, BUCKET, "a/k", b"new")
+    await put(fs_storage_fsync, BUCKET, "a/k", b"new")
     assert len(files) == 2, files  # the body and the sidecar
     assert any(name.endswith(".w") for name in files), files  # the sidecar's temp
     assert {os.path.dirname(kp.data_s), os.path.dirname(kp.sidecar_s)} <= set(dirs), dirs
-    assert await get(synced_storage, BUCKET, "a/k") == b"new"
+    assert await get(fs_storage_fsync, BUCKET, "a/k") == b"new"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -110,21 +110,12 @@ def test_a_blocking_hold_waits_for_another_process(locks: KeyLocks, tmp_path: Pa
     assert waited >= 0.3
 
 
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[FilesystemStorage]:
-    backend = FilesystemStorage(tmp_path / "data", fsync=False)
-    await backend.start()
-    await backend.create_bucket(BUCKET, region="us-east-1")
-    yield backend
-    await backend.close()
-
-
 async def test_inline_put_waits_in_a_thread_while_another_process_holds_the_key(
-    storage: FilesystemStorage,
+    fs_storage: FilesystemStorage,
 ) -> None:
     """Without fsync a small PUT commits on the event loop; a busy key must not freeze the loop meanwhile."""
-    await put(storage, BUCKET, "k", b"old")
-    _, path = storage.layout.lock_stripe(BUCKET, "k")
+    await put(fs_storage, BUCKET, "k", b"old")
+    _, path = fs_storage.layout.lock_stripe(BUCKET, "k")
     ticks = 0
 
     async def ticker() -> None:
@@ -136,16 +127,16 @@ async def test_inline_put_waits_in_a_thread_while_another_process_holds_the_key(
     with lock_held_by_another_process(path, 0.6):
         tick_task = asyncio.create_task(ticker())
         started = time.monotonic()
-        await put(storage, BUCKET, "k", b"new")
+        await put(fs_storage, BUCKET, "k", b"new")
         waited = time.monotonic() - started
         tick_task.cancel()
     assert waited >= 0.3, "the PUT must have waited for the other process's lock"
     assert ticks >= 10, "the event loop kept running while the PUT waited"
-    assert await get(storage, BUCKET, "k") == b"new"
+    assert await get(fs_storage, BUCKET, "k") == b"new"
 
 
-async def test_many_inline_puts_of_one_key_leave_one_whole_version(storage: FilesystemStorage) -> None:
+async def test_many_inline_puts_of_one_key_leave_one_whole_version(fs_storage: FilesystemStorage) -> None:
     bodies = [bytes([n]) * (1000 + n) for n in range(20)]
-    await asyncio.gather(*(put(storage, BUCKET, "same", body) for body in bodies))
-    assert await get(storage, BUCKET, "same") in bodies
-    assert not list((storage.layout.tmp).iterdir())
+    await asyncio.gather(*(put(fs_storage, BUCKET, "same", body) for body in bodies))
+    assert await get(fs_storage, BUCKET, "same") in bodies
+    assert not list((fs_storage.layout.tmp).iterdir())

@@ -104,11 +104,8 @@ def unlink_quiet(path: Path | str) -> None:
 
 def write_file(path: Path, data: bytes, *, fsync: bool) -> None:
     """Write ``data`` to a new file (O_EXCL) and optionally fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fd = write_open(path, data)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
         if fsync:
             os.fsync(fd)
     finally:
