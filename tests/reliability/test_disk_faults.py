@@ -60,6 +60,8 @@ class FaultyOs(types.SimpleNamespace):
         self.error = errno.ENOSPC
         self.fired = False
         self.last: tuple[str, Any] | None = None
+        #: every kind of mutating call counted so far
+        self.seen: set[str] = set()
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(os, name)
@@ -73,14 +75,19 @@ class FaultyOs(types.SimpleNamespace):
                 return real(
                     *args, **kwargs
                 )  # more writes of one body: as many as the socket delivered chunks
-            self.last = (name, args[0] if args else None)
-            self.calls += 1
-            if self.fail_at is not None and self.calls == self.fail_at:
-                self.fired = True
-                raise OSError(self.error, os.strerror(self.error))
+            self.count(name, args[0] if args else None)
             return real(*args, **kwargs)
 
         return call
+
+    def count(self, name: str, first: Any) -> None:
+        """One mutating call: raises the armed error when it is the ``fail_at``-th."""
+        self.last = (name, first)
+        self.seen.add(name)
+        self.calls += 1
+        if self.fail_at is not None and self.calls == self.fail_at:
+            self.fired = True
+            raise OSError(self.error, os.strerror(self.error))
 
     def arm(self, fail_at: int | None, error: int = errno.ENOSPC) -> None:
         self.calls, self.fail_at, self.error, self.fired, self.last = 0, fail_at, error, False, None
@@ -92,6 +99,15 @@ def faulty() -> Iterator[FaultyOs]:
     with pytest.MonkeyPatch.context() as patch:
         for module in MODULES:
             patch.setattr(module, "os", fake)
+        exchange = fsutil._renameat2
+        if exchange is not None:
+            # the sidecar commit's atomic exchange is a libc call, not an ``os`` one: fault it too
+
+            def faulty_exchange(*args: Any) -> int:
+                fake.count("renameat2", args[1])
+                return int(exchange(*args))
+
+            patch.setattr(fsutil, "_renameat2", faulty_exchange)
         yield fake
 
 
@@ -182,7 +198,37 @@ def test_any_disk_fault_during_a_put_is_507_and_keeps_the_old_object(
     )
     print(f"PUT fault sweep: {outcome}")
     assert outcome["faults"] >= 5
+    if fsutil._renameat2 is not None:
+        assert "renameat2" in faulty.seen  # the sidecar's exchange was among the faulted calls
     assert _tmp_files(server) == []
+
+
+@pytest.fixture(scope="module")
+def server_nofsync(tmp_path_factory: pytest.TempPathFactory, faulty: FaultyOs) -> Iterator[RunningServer]:
+    settings = server_settings(data_dir=tmp_path_factory.mktemp("faults-nofsync"), fsync=False)
+    with running_server(settings) as running:
+        running.client().create_bucket(Bucket=BUCKET)
+        yield running
+
+
+def test_any_disk_fault_during_a_put_committed_on_the_event_loop_is_507_and_keeps_the_old_object(
+    server_nofsync: RunningServer, faulty: FaultyOs
+) -> None:
+    """Without fsync a small PUT is written and committed inline (bodies.py): the same guarantees hold."""
+    s3: Any = server_nofsync.client(retries={"total_max_attempts": 1})
+    s3.put_object(Bucket=BUCKET, Key="inline", Body=b"old" * 1000, Metadata={"v": "old"})
+    new = os.urandom(100_000)  # under bodies.INLINE_MAX
+    outcome = _sweep(
+        server_nofsync,
+        s3,
+        faulty,
+        "inline",
+        lambda: s3.put_object(Bucket=BUCKET, Key="inline", Body=new, Metadata={"v": "new"}),
+        new,
+    )
+    print(f"inline PUT fault sweep: {outcome}")
+    assert outcome["faults"] >= 4
+    assert _tmp_files(server_nofsync) == []
 
 
 def test_any_disk_fault_during_multipart_complete_is_507_and_keeps_upload_and_old_object(
