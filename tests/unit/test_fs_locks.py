@@ -4,6 +4,7 @@ inline (no-fsync) PUT path that relies on that."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -140,3 +141,25 @@ async def test_many_inline_puts_of_one_key_leave_one_whole_version(fs_storage: F
     await asyncio.gather(*(put(fs_storage, BUCKET, "same", body) for body in bodies))
     assert await get(fs_storage, BUCKET, "same") in bodies
     assert not list((fs_storage.layout.tmp).iterdir())
+
+
+async def test_closing_the_storage_closes_its_lock_files(tmp_path: Path) -> None:
+    backend = FilesystemStorage(tmp_path / "closing", fsync=False)
+    await backend.start()
+    await backend.create_bucket(BUCKET, region="us-east-1")
+    for n in range(20):
+        await put(backend, BUCKET, f"k{n}", b"x")
+
+    def lock_fds() -> int:
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                name = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue  # the descriptor listdir itself used
+            count += name.startswith(str(backend.layout.locks))
+        return count
+
+    assert lock_fds() > 0
+    await backend.close()
+    assert lock_fds() == 0

@@ -67,6 +67,11 @@ def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
+def header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
+    """Bytes of the request's header lines as sent: ``name: value`` plus CRLF for each."""
+    return sum(map(len, itertools.chain.from_iterable(headers))) + 4 * len(headers)
+
+
 def parse_query(query_string: str) -> dict[str, str]:
     """First value of each parameter; names without '=' map to ''. '+' means space, as in forms.
 

@@ -6,7 +6,6 @@ little more than the domain call itself. Errors raised anywhere below become S3 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from smarts3.adapters.http.wire import (
     Send,
     decode_key,
     header_dict,
+    header_section_size,
     host_id,
     new_request_id,
     parse_query,
@@ -168,7 +168,7 @@ class S3Api:
                 response = self._error_response(req, InternalError())
             if self.cors is not None and "origin" in req.headers and req.method != "OPTIONS":
                 response.headers.extend(await self.cors.response_headers(req))
-            status, bytes_sent = await self._send(req, response, send)
+            status, bytes_sent = await self.send_response(req, response, send)
         finally:
             if self.observer is not None:
                 raw = req.raw_body
@@ -292,7 +292,7 @@ class S3Api:
     # -- dispatch ----------------------------------------------------------------------------------------
     async def _handle(self, req: S3Request) -> Response:
         # httptools accepts header sections of any size; limits.maxHeaderSize is enforced here
-        if _header_section_size(req.scope["headers"]) > self.max_header_size:
+        if header_section_size(req.scope["headers"]) > self.max_header_size:
             try:
                 self._route(req)  # name the operation for the access log and metrics
             except S3Error:
@@ -524,15 +524,8 @@ class S3Api:
         response = Response(status=error.status, headers=headers, body=body)
         return response
 
-    @staticmethod
-    def header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
-        return _header_section_size(headers)
-
     async def send_response(self, req: S3Request, response: Response, send: Send) -> tuple[int, int]:
         """Send ``response`` (adds the request id headers); returns the status and the body bytes sent."""
-        return await self._send(req, response, send)
-
-    async def _send(self, req: S3Request, response: Response, send: Send) -> tuple[int, int]:
         headers = response.headers
         headers.append((b"x-amz-request-id", req.request_id.encode("latin-1")))
         headers.append((b"x-amz-id-2", host_id(req.request_id).encode("latin-1")))
@@ -572,11 +565,6 @@ class S3Api:
             if req.raw_body is not None and response.status >= 300 and not close:
                 await req.raw_body.drain()
         return response.status, sent
-
-
-def _header_section_size(headers: list[tuple[bytes, bytes]]) -> int:
-    """Bytes of the request's header lines as sent: ``name: value`` plus CRLF for each."""
-    return sum(map(len, itertools.chain.from_iterable(headers))) + 4 * len(headers)
 
 
 def _abandons_body(req: S3Request, status: int) -> bool:

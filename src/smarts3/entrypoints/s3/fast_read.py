@@ -12,11 +12,20 @@ doing its first steps twice is harmless. The answer itself is built by the same 
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from smarts3.adapters.auth import RequestView
-from smarts3.adapters.http.wire import Receive, Scope, Send, decode_key, header_dict, new_request_id
+from smarts3.adapters.http.wire import (
+    Receive,
+    Scope,
+    Send,
+    decode_key,
+    header_dict,
+    header_section_size,
+    new_request_id,
+)
 from smarts3.adapters.observability.logging import request_id_var
 from smarts3.domain.errors import S3Error
 from smarts3.entrypoints.s3.objects import object_response
@@ -48,53 +57,32 @@ _PRESIGN_PREFIX = "X-Amz-"
 _PRESIGN_V2 = frozenset({"AWSAccessKeyId", "Signature", "Expires", "x-id"})
 
 
+# A presigned URL, a client's header set and a hot key's path are seen again and again: the pure checks below
+# are memoised (bounded).
+
+
+@functools.lru_cache(maxsize=1024)
 def _plain_query(query_string: str) -> bool:
-    known = _QUERY_VERDICTS.get(query_string)
-    if known is None:
-        known = all(
-            name.startswith(_PRESIGN_PREFIX) or name in _PRESIGN_V2
-            for name in (part.partition("=")[0] for part in query_string.split("&"))
-        )
-        _remember(_QUERY_VERDICTS, query_string, known)
-    return known
+    return all(
+        name.startswith(_PRESIGN_PREFIX) or name in _PRESIGN_V2
+        for name in (part.partition("=")[0] for part in query_string.split("&"))
+    )
 
 
+@functools.lru_cache(maxsize=1024)
 def _plain_header_names(names: tuple[str, ...]) -> bool:
-    known = _HEADER_VERDICTS.get(names)
-    if known is None:
-        known = _GENERAL_PATH_HEADERS.isdisjoint(names) and not any(
-            name.startswith("x-amz-") and name not in _PLAIN_AMZ_HEADERS for name in names
-        )
-        _remember(_HEADER_VERDICTS, names, known)
-    return known
+    return _GENERAL_PATH_HEADERS.isdisjoint(names) and not any(
+        name.startswith("x-amz-") and name not in _PLAIN_AMZ_HEADERS for name in names
+    )
 
 
+@functools.lru_cache(maxsize=4096)
 def _object_names(path: str) -> tuple[str, str] | None:
-    """(bucket, key) of a path-style object path, decoded; None for anything else. Memoised (bounded)."""
-    names = _PATH_NAMES.get(path)
-    if names is None:
-        bucket_raw, slash, key_raw = path[1:].partition("/")
-        if not (bucket_raw and slash and key_raw) or not path.startswith("/"):
-            return None
-        names = (decode_key(bucket_raw), decode_key(key_raw))
-        if len(_PATH_NAMES) >= _VERDICTS_MAX:
-            _PATH_NAMES.clear()
-        _PATH_NAMES[path] = names
-    return names
-
-
-def _remember(cache: dict[_K, bool], key: _K, verdict: bool) -> None:
-    if len(cache) >= _VERDICTS_MAX:
-        cache.clear()
-    cache[key] = verdict
-
-
-#: a presigned URL or a client's header set is seen again and again: their verdicts are memoised (bounded)
-_K = TypeVar("_K")
-_VERDICTS_MAX = 1024
-_QUERY_VERDICTS: dict[str, bool] = {}
-_HEADER_VERDICTS: dict[tuple[str, ...], bool] = {}
-_PATH_NAMES: dict[str, tuple[str, str]] = {}
+    """(bucket, key) of a path-style object path, decoded; None for anything else."""
+    bucket_raw, slash, key_raw = path[1:].partition("/")
+    if not (bucket_raw and slash and key_raw) or not path.startswith("/"):
+        return None
+    return decode_key(bucket_raw), decode_key(key_raw)
 
 
 async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) -> bool:
@@ -104,7 +92,7 @@ async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) 
     headers = header_dict(raw_headers)
     if not _plain_header_names(tuple(headers)) or headers.get("content-length", "0") != "0":
         return False
-    if api.base_domain or api.header_section_size(raw_headers) > api.max_header_size:
+    if api.base_domain or header_section_size(raw_headers) > api.max_header_size:
         return False  # virtual-hosted names and oversized headers: the general path decides
     raw_path_bytes = scope.get("raw_path")
     path = raw_path_bytes.decode("latin-1") if raw_path_bytes else scope["path"]

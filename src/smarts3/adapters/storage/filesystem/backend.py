@@ -109,7 +109,9 @@ class FilesystemStorage:
             self._ready = True
 
     async def close(self) -> None:
-        return None
+        # the lock stripes' descriptors stay open for the storage's life (locks.py); many storages come and go
+        # in one test process, so give them back
+        self.locks.close()
 
     async def check_ready(self) -> None:
         await asyncio.to_thread(self._check_ready)
