@@ -18,7 +18,8 @@ import pytest
 from smarts3.adapters.storage.filesystem import FilesystemStorage
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
-from smarts3.testing.contract.helpers import get, put
+from smarts3.domain.models import NewObject
+from smarts3.testing.contract.helpers import Md5Digest, body, get, md5_build, put
 
 BUCKET = "bkt"
 
@@ -134,6 +135,22 @@ async def test_inline_put_waits_in_a_thread_while_another_process_holds_the_key(
     assert waited >= 0.3, "the PUT must have waited for the other process's lock"
     assert ticks >= 10, "the event loop kept running while the PUT waited"
     assert await get(fs_storage, BUCKET, "k") == b"new"
+
+
+async def test_a_put_that_falls_back_to_a_thread_builds_its_object_once(fs_storage: FilesystemStorage) -> None:
+    _, path = fs_storage.layout.lock_stripe(BUCKET, "once")
+    digest = Md5Digest()
+    real = md5_build(digest)
+    builds: list[int] = []
+
+    def build(size: int) -> NewObject:
+        builds.append(size)
+        return real(size)
+
+    with lock_held_by_another_process(path, 0.3):
+        await fs_storage.write_object(BUCKET, "once", body(b"payload"), digest=digest, build=build)
+    assert builds == [7]
+    assert await get(fs_storage, BUCKET, "once") == b"payload"
 
 
 async def test_many_inline_puts_of_one_key_leave_one_whole_version(fs_storage: FilesystemStorage) -> None:

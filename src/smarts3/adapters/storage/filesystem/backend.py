@@ -280,16 +280,18 @@ class FilesystemStorage:
     ) -> ObjectInfo:
         kp = self._paths(bucket, key)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
-        built: list[NewObject] = []
+        new: NewObject | None = None
 
         def finish(blocking: bool = True) -> ObjectInfo:
-            if not built:
-                built.append(build(temp.size))
+            # may run twice (inline, then in a thread when the key is busy): build once
+            nonlocal new
+            if new is None:
+                new = build(temp.size)
             with fsutil.disk_errors():
                 return self.objects.commit(
                     kp,
                     temp.path_s,
-                    built[0],
+                    new,
                     temp.size,
                     condition=condition,
                     versioning=versioning,
