@@ -11,6 +11,7 @@ import pytest
 
 from smarts3.adapters.storage.filesystem import FilesystemStorage, fsutil
 from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable
+from smarts3.adapters.storage.filesystem.objects import STAGED_SUFFIX
 from smarts3.testing.contract.helpers import get, put
 
 BUCKET = "bkt"
@@ -107,6 +108,6 @@ async def test_a_put_with_fsync_fsyncs_body_and_sidecar_before_their_renames_and
     monkeypatch.setattr(fsutil, "fsync_dir", record_dir)
     await put(fs_storage_fsync, BUCKET, "a/k", b"new")
     assert len(files) == 2, files  # the body and the sidecar
-    assert any(name.endswith(".w") for name in files), files  # the sidecar's temp
+    assert any(name.endswith(STAGED_SUFFIX) for name in files), files  # the staged sidecar
     assert {os.path.dirname(kp.data_s), os.path.dirname(kp.sidecar_s)} <= set(dirs), dirs
     assert await get(fs_storage_fsync, BUCKET, "a/k") == b"new"

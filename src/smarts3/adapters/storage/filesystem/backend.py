@@ -17,11 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
-from smarts3.adapters.storage.filesystem.bodies import TempFile, stream_to_temp
+from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_staged, stream_to_temp
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
 from smarts3.adapters.storage.filesystem.multipart import Uploads
-from smarts3.adapters.storage.filesystem.objects import Found, KeyPaths, NeedLock, ObjectEngine
+from smarts3.adapters.storage.filesystem.objects import (
+    STAGED_SUFFIX,
+    Committed,
+    Found,
+    KeyPaths,
+    NeedLock,
+    ObjectEngine,
+    Staged,
+)
 from smarts3.adapters.storage.filesystem.reader import FileObjectReader
 from smarts3.domain.errors import (
     BucketAlreadyOwnedByYou,
@@ -36,7 +44,6 @@ from smarts3.domain.models import (
     DeleteOutcome,
     ListPage,
     ListQuery,
-    NewObject,
     ObjectInfo,
     PartInfo,
     UploadInfo,
@@ -88,11 +95,20 @@ class FilesystemStorage:
         layout = self.layout
         for directory in (layout.root, layout.tmp, layout.locks, layout.buckets_state, layout.uploads):
             os.makedirs(directory, exist_ok=True)
-        # temps of dead writers: their commit never finished, so readers roll back to the previous metadata
+        dead = []
         for entry in os.scandir(layout.tmp):
             pid = fsutil.temp_owner(entry.name)
             if pid is not None and not fsutil.pid_alive(pid):
-                fsutil.unlink_quiet(entry.path)
+                dead.append(entry.path)
+        # a dead writer's commit may have stopped between its sidecar exchange and its data rename: finish it
+        # (its data temp is still here) or put the previous sidecar back, before its temps are removed
+        staged = [path for path in dead if path.endswith(STAGED_SUFFIX)]
+        if staged:
+            buckets = sorted(os.listdir(layout.buckets_state)) if os.path.isdir(layout.buckets_state) else []
+            for path in staged:
+                self.objects.recover_staged(path, buckets)
+        for path in dead:
+            fsutil.unlink_quiet(path)
         self.uploads.recover()
         self._ready = True
 
@@ -280,27 +296,42 @@ class FilesystemStorage:
     ) -> ObjectInfo:
         kp = self._paths(bucket, key)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
-        new: NewObject | None = None
+        engine = self.objects
 
-        def finish(blocking: bool = True) -> ObjectInfo:
-            # may run twice (inline, then in a thread when the key is busy): build once
-            nonlocal new
-            if new is None:
-                new = build(temp.size)
+        def prepare() -> Staged:
+            new = build(temp.size)
             with fsutil.disk_errors():
-                return self.objects.commit(
-                    kp,
-                    temp.path_s,
-                    new,
-                    temp.size,
-                    condition=condition,
-                    versioning=versioning,
-                    version_id=version_id,
-                    blocking=blocking,
+                return engine.stage(
+                    kp, temp.path_s, new, temp.size, versioning=versioning, version_id=version_id
                 )
 
-        # without fsync a small body is committed right on the event loop (see bodies.py)
-        return await stream_to_temp(body, temp, finish, inline=not self.fsync)
+        # without fsync a small body is written and staged right on the event loop (see bodies.py)
+        staged = await stream_to_temp(body, temp, prepare, inline=not self.fsync)
+
+        def commit(blocking: bool) -> Committed:
+            with fsutil.disk_errors():
+                return engine.commit_staged(
+                    kp, staged, condition=condition, versioning=versioning, blocking=blocking
+                )
+
+        def settle(done: Committed) -> None:
+            with fsutil.disk_errors():
+                engine.settle(done)
+
+        # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs
+        on_loop = versioning is None or not self.fsync
+        try:
+            done = await commit_staged(
+                commit,
+                settle,
+                gate=self.locks.gate(bucket, key) if on_loop else None,
+                settle_inline=not self.fsync,
+            )
+        except BaseException:
+            temp.discard()
+            fsutil.unlink_quiet(staged.path)
+            raise
+        return done.info
 
     async def open_object(self, bucket: str, key: str, version_id: str | None = None) -> FileObjectReader:
         found, kp = await self._read(bucket, key, version_id, want_fd=True)
@@ -405,7 +436,7 @@ class FilesystemStorage:
         self.uploads.get(bucket, key, upload_id)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
 
-        def finish(blocking: bool = True) -> PartInfo:
+        def finish() -> PartInfo:
             part = build(temp.size)
             with fsutil.disk_errors():
                 return self.uploads.store_part(bucket, key, upload_id, temp.path, part)

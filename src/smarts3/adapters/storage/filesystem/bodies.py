@@ -7,13 +7,14 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.locks import LockBusy
 from smarts3.domain.ports import BodyDigest
 
 T = TypeVar("T")
+C = TypeVar("C")
 BATCH = 1 << 20
 #: the largest body written and committed on the event loop (without fsync)
 INLINE_MAX = 256 << 10
@@ -83,16 +84,16 @@ async def _batch(body: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
 async def stream_to_temp(
     body: AsyncIterator[bytes],
     temp: TempFile,
-    finish: Callable[[bool], T],
+    prepare: Callable[[], T],
     *,
     inline: bool = False,
 ) -> T:
-    """Write ``body`` into ``temp`` then run ``finish`` (build + commit); on any failure the temp is removed.
+    """Write ``body`` into ``temp``, finish it (fsync) and run ``prepare`` (build + stage the commit); on any
+    failure the temp is removed.
 
     A large body is written in ~1 MiB batches, each in a thread while the next one is received; its last batch,
-    the fsync and the commit share one more thread hop. With ``inline`` (no fsync), a body of at most INLINE_MAX
-    bytes is written and committed right here on the event loop, like any file server writing to the page
-    cache, unless the key's lock is busy (``finish(False)`` raises LockBusy): then the commit waits in a thread.
+    the fsync and ``prepare`` share one more thread hop. With ``inline`` (no fsync), a body of at most INLINE_MAX
+    bytes is written and prepared right here on the event loop, like any file server writing to the page cache.
 
     Why inline: every blocking call a worker thread makes re-takes the GIL, and sixteen workers doing ~30 small
     syscalls per PUT spent most of their time in that convoy (83k context switches/s on a 4 KiB PUT load).
@@ -111,11 +112,8 @@ async def stream_to_temp(
                 if inline and temp.size == 0 and sum(map(len, chunks)) <= INLINE_MAX:
                     temp.write(chunks)
                     temp.finish()
-                    try:
-                        return finish(False)
-                    except LockBusy:
-                        return await asyncio.to_thread(finish, True)
-                return await asyncio.to_thread(_write_then, temp, chunks, finish)
+                    return prepare()
+                return await in_thread(_write_then, temp, chunks, prepare)
             writing = asyncio.ensure_future(asyncio.to_thread(temp.write, chunks))
     except BaseException:
         if writing is not None:
@@ -124,7 +122,53 @@ async def stream_to_temp(
         raise
 
 
-async def _settle(future: asyncio.Future[None]) -> None:
+async def commit_staged(
+    commit: Callable[[bool], C],
+    settle: Callable[[C], None],
+    *,
+    gate: asyncio.Lock | None,
+    settle_inline: bool,
+) -> C:
+    """Run a staged commit: ``commit(False)`` on the event loop under ``gate`` (it only renames; LockBusy when
+    the key's lock is taken: then in a thread), else (``gate`` None) ``commit(True)`` in a thread; then
+    ``settle`` (directory fsyncs: in a thread unless ``settle_inline``).
+
+    ``gate`` is the key's stripe's asyncio lock: without it, one commit sent to a thread kept the stripe busy for
+    the next writer, which went to a thread too, and so on, so a load on one key settled in the threaded mode
+    for good. A commit or settle running in a thread is waited for even when the request is cancelled, so the
+    caller's clean-up never races it.
+    """
+    if gate is not None:
+        async with gate:
+            try:
+                done = commit(False)
+            except LockBusy:
+                return await in_thread(_commit_then_settle, commit, settle)
+        if settle_inline:
+            settle(done)
+        else:
+            await in_thread(settle, done)
+        return done
+    return await in_thread(_commit_then_settle, commit, settle)
+
+
+def _commit_then_settle(commit: Callable[[bool], C], settle: Callable[[C], None]) -> C:
+    done = commit(True)
+    settle(done)
+    return done
+
+
+async def in_thread(function: Callable[..., T], *args: object) -> T:
+    """``asyncio.to_thread`` whose caller, if cancelled, still waits for the thread to finish (then re-raises)."""
+    future = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await _settle(future)
+        raise
+
+
+async def _settle(future: asyncio.Future[Any]) -> None:
     """Wait until ``future`` is done, whatever it raises and even if we are cancelled meanwhile."""
     while not future.done():
         try:
@@ -135,7 +179,7 @@ async def _settle(future: asyncio.Future[None]) -> None:
         future.exception()  # retrieved: the caller is already raising its own error
 
 
-def _write_then(temp: TempFile, chunks: list[bytes], finish: Callable[[bool], T]) -> T:
+def _write_then(temp: TempFile, chunks: list[bytes], prepare: Callable[[], T]) -> T:
     temp.write(chunks)
     temp.finish()
-    return finish(True)
+    return prepare()

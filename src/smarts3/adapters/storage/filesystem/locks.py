@@ -14,6 +14,7 @@ be excluded by its ``flock``).
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import threading
@@ -33,6 +34,15 @@ class KeyLocks:
         self._threads = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._fds: dict[int, int] = {}
         self._pid = os.getpid()
+        self._gates: list[asyncio.Lock] | None = None
+
+    def gate(self, bucket: str, key: str) -> asyncio.Lock:
+        """The stripe's asyncio lock, which event-loop code takes around its ``blocking=False`` attempts (and the
+        thread fallback after one), so writers on the loop queue there instead of each falling back to a thread
+        while one holds the stripe (see bodies.stream_to_temp)."""
+        if self._gates is None:
+            self._gates = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        return self._gates[self._layout.lock_stripe(bucket, key)[0]]
 
     def _fd(self, stripe: int, path: str) -> int:
         """The process's descriptor of a stripe's lock file (caller holds the stripe's thread lock)."""

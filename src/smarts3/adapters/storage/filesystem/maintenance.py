@@ -432,8 +432,10 @@ def _check_data(
                     )
                     is_problem = True
                 else:
-                    prev = doc.get("prev")
-                    if prev and tuple(prev["id"]) == metadata.identity_of(st):
+                    prev = doc.get("prev")  # how sidecars of earlier versions kept the previous metadata
+                    if storage.objects.backup_of(doc, metadata.identity_of(st)) is not None or (
+                        prev and tuple(prev["id"]) == metadata.identity_of(st)
+                    ):
                         detail = "interrupted commit: data is the previous version (metadata rolled back on repair)"
                         is_problem = True
                     else:

@@ -1,14 +1,15 @@
 """Sidecar records: the JSON kept next to (not inside) object data, and a small cache of parsed sidecars.
 
-A sidecar is ``{"key", "id", "pending", "obj", "prev"}``:
+A sidecar is ``{"b", "key", "id", "pending", "back", "obj"}``:
 
 * ``obj`` the object's metadata (everything in ObjectInfo but ``key``/``is_latest``, plus ``seq`` for ordering
   versions);
 * ``id`` the identity ``[st_ino, st_size, st_mtime_ns]`` of the data file this metadata describes. A data file
   whose identity differs was changed by someone else, or its commit was interrupted (see objects.py);
 * ``pending`` the temp file name the data was committed from (rolled forward by readers after a crash);
-* ``prev`` the previous ``{"id", "obj"}``, so a commit interrupted before its data rename rolls *back* to the
-  old metadata instead of pairing old bytes with new metadata.
+* ``back`` the name in ``tmp/`` where the commit's exchange left the previous sidecar, so a commit interrupted
+  before its data rename rolls *back* to the old metadata instead of pairing old bytes with new metadata.
+  (Sidecars of earlier versions carried the previous ``{"id", "obj"}`` inline as ``prev``; still honoured.)
 
 The full key is stored in every record because over-long segments are split in the path (layout.py) and a
 future layout may hash them.

@@ -1,20 +1,23 @@
 """Object reads, commits, deletes and versioning on the filesystem: the crash-consistency protocol lives here.
 
-Commit of a new latest version (under the key's cross-process lock, see locks.py):
+A commit of a new latest version has three steps:
 
-1. the body is already in ``.smarts3/tmp/t<pid>-...`` and fsynced; ``build`` has accepted it;
-2. ``condition`` sees the current latest; conflicts (``a`` vs ``a/b``) are checked; nothing changed yet;
-3. with versioning, the current plain file is archived into the version store (versions.py);
-4. the sidecar is written to a temp, fsynced, renamed into place. It records the identity
-   ``(st_ino, size, mtime_ns)`` of the *new* data (a rename keeps both), the temp name (``pending``) and the
-   previous ``{id, obj}`` (``prev``);
-5. the data temp is renamed onto the plain path; both directories are fsynced.
+1. ``stage`` (no lock): the body is in ``.smarts3/tmp/t<pid>-...`` (fsynced when fsync is on) and ``build`` has
+   accepted it; the new sidecar is written (and fsynced) next to it in ``tmp/``. It records the identity
+   ``(st_ino, size, mtime_ns)`` of the *new* data (a rename keeps all three), the data temp's name (``pending``)
+   and its own name (``back``);
+2. ``commit_staged`` (under the key's cross-process lock, see locks.py): ``condition`` sees the current latest;
+   conflicts (``a`` vs ``a/b``) are checked; with versioning the current plain file is archived (versions.py);
+   the staged sidecar is *exchanged* with the live one, so the previous sidecar now sits at the ``back`` name;
+   the data temp is renamed onto the plain path. Renames only: without fsync this runs on the event loop;
+3. ``settle`` (after the lock): the directories are fsynced, then the previous sidecar and data are removed.
 
 A reader trusts a sidecar only when its identity matches the data file it opened. Otherwise, under the lock:
-the pending temp still exists -> roll forward (rename it); the data matches ``prev`` -> roll back (the temp was
-lost); neither -> the file was changed by another program: recompute its MD5 ETag. So new data never pairs with
-old metadata nor the reverse, whatever instant a crash hits. Deletes remove data first, then the sidecar; a
-sidecar without data is an absent object and is cleaned up lazily.
+the pending temp still exists -> roll forward (rename it); the sidecar at ``back`` describes the data -> put it
+back (the commit failed after the exchange); neither -> the file was changed by another program: recompute its
+MD5 ETag. So new data never pairs with old metadata nor the reverse, whatever instant a crash hits; start-up
+(``recover_staged``) settles a dead writer's half-done commit before removing its temps. Deletes remove data
+first, then the sidecar; a sidecar without data is an absent object and is cleaned up lazily.
 """
 
 from __future__ import annotations
@@ -115,6 +118,35 @@ class Found:
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
+
+
+#: suffix of a staged sidecar in ``tmp/``; after its exchange that name holds the previous sidecar (the backup)
+STAGED_SUFFIX = ".s"
+#: suffix of the name in ``tmp/`` where a commit moves the previous data file just before its data rename
+ASIDE_SUFFIX = ".old"
+
+
+@attrs.define
+class Staged:
+    """A commit prepared outside the key lock (``ObjectEngine.stage``)."""
+
+    #: the data temp file (fsynced when fsync is on)
+    temp: str
+    #: the new sidecar, written in ``tmp/`` (and fsynced); after the exchange, the previous sidecar
+    path: str
+    doc: dict[str, Any]
+    #: stat of the new sidecar file (an exchange keeps its inode: the sidecar cache is primed with it)
+    stat: os.stat_result
+
+
+@attrs.define
+class Committed:
+    """What a commit leaves for after its lock (``ObjectEngine.settle``)."""
+
+    info: ObjectInfo
+    owed: Durable
+    #: files the commit replaced (the previous data moved aside, the previous sidecar), removed after the fsyncs
+    leftovers: list[str]
 
 
 def _same_version(record: dict[str, Any], version_id: str) -> bool:
@@ -243,6 +275,12 @@ class ObjectEngine:
             # a sidecar but no data: the data may be mid-replace (moved aside, see _replace_data): decide
             # under the lock
             raise NeedLock()
+        aside = doc.get("aside")
+        if aside and os.path.exists(self.layout.tmp / aside):
+            # a commit that died after moving the previous data aside and lost its own: move it back (the
+            # next read pairs it with the previous sidecar, kept at "back")
+            fsutil.rename_into(self.layout.tmp / aside, kp.data_s)
+            return True
         if locked:
             # sidecar without data: the object is absent; tidy up
             fsutil.unlink_quiet(kp.sidecar)
@@ -264,7 +302,13 @@ class ObjectEngine:
             if pending and os.path.exists(self.layout.tmp / pending):
                 self._roll_forward(kp, pending)
                 return dict(doc["obj"])
-            prev = doc.get("prev")
+            backup = self.backup_of(doc, ident)
+            if backup is not None:
+                # the commit failed (or died) after its sidecar exchange: put the previous sidecar back
+                fsutil.rename_into(self.layout.tmp / doc["back"], kp.sidecar_s)
+                self.cache.forget(kp.sidecar_s)
+                return dict(backup["obj"])
+            prev = doc.get("prev")  # sidecars written before backups existed carried the previous metadata
             if prev and tuple(prev["id"]) == ident:
                 self._write_sidecar(kp, ident, prev["obj"], pending=None, prev=None)
                 return dict(prev["obj"])
@@ -288,6 +332,20 @@ class ObjectEngine:
         self._write_sidecar(kp, metadata.identity_of(st), record, pending=None, prev=None)
         return record
 
+    def backup_of(self, doc: dict[str, Any], ident: tuple[int, int, int]) -> dict[str, Any] | None:
+        """The previous sidecar a commit left at its ``back`` name, if it describes the data ``ident``."""
+        back = doc.get("back")
+        if not back:
+            return None
+        try:
+            with open(self.layout.tmp / back, "rb") as handle:
+                backup = metadata.decode(handle.read())
+        except (OSError, ValueError):
+            return None
+        if isinstance(backup, dict) and "obj" in backup and tuple(backup.get("id") or ()) == ident:
+            return backup
+        return None
+
     def _write_sidecar(
         self,
         kp: KeyPaths,
@@ -297,7 +355,9 @@ class ObjectEngine:
         pending: str | None,
         prev: dict[str, Any] | None,
     ) -> None:
-        doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
+        doc = {"b": kp.bucket, "key": kp.key, "id": list(ident), "pending": pending, "obj": record}
+        if prev is not None:
+            doc["prev"] = prev
         fsutil.make_dirs(kp.sidecar.parent, fsync=self.fsync)
         fsutil.atomic_write(kp.sidecar, metadata.encode(doc), fsync=self.fsync, tmp_dir=self.layout.tmp)
         self.cache.forget(kp.sidecar_s)
@@ -402,24 +462,70 @@ class ObjectEngine:
         return None if found is None else self.cache.info_for(kp.sidecar_s, key, found.record)
 
     # -- commits --------------------------------------------------------------------------------------------
-    def commit(
+    def stage(
         self,
         kp: KeyPaths,
         temp: str,
         new: NewObject,
         size: int,
         *,
-        condition: WriteCondition | None,
         versioning: VersioningStatus | None,
         version_id: str | None,
-        blocking: bool = True,
-    ) -> ObjectInfo:
-        """Make the fsynced ``temp`` the latest version of the key (see the module doc). Blocking.
+    ) -> Staged:
+        """Step 1 of a commit, outside the key lock: the new sidecar, written (and fsynced) in ``tmp/``. Blocking.
 
-        ``blocking=False`` never waits (for the event loop): it raises LockBusy when the key's lock is taken or
-        the key needs a repair first (which may hash a large file); the caller then retries in a thread.
-        Directory fsyncs run after the key lock is released (grouped with concurrent writers', durable.py) and
-        before this returns; file fsyncs (body, sidecar, version archive) happen before their renames."""
+        Its sequence number is the current time; ``commit_staged`` restages under the lock in the rare case the
+        key's current version has a later one and the bucket keeps versions (whose order it decides)."""
+        if versioning is None:
+            new_vid = None
+        elif versioning == "Enabled":
+            new_vid = version_id
+        else:
+            new_vid = NULL_VERSION
+        record = metadata.record_from_new(
+            new, size=size, now=self.clock.now(), version_id=new_vid, seq=time.time_ns()
+        )
+        return self._stage_record(kp, temp, record)
+
+    def _stage_record(self, kp: KeyPaths, temp: str, record: dict[str, Any]) -> Staged:
+        ident = metadata.identity_of(os.stat(temp))
+        path = f"{self._tmp_prefix}{fsutil.temp_name(STAGED_SUFFIX)}"
+        doc = {
+            "b": kp.bucket,
+            "key": kp.key,
+            "id": list(ident),
+            "pending": os.path.basename(temp),
+            "back": os.path.basename(path),
+            "aside": fsutil.temp_name(ASIDE_SUFFIX),
+            "obj": record,
+        }
+        fd = fsutil.write_open(path, metadata.encode(doc))
+        try:
+            written = os.fstat(fd)
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            fsutil.unlink_quiet(path)
+            raise
+        os.close(fd)
+        return Staged(temp, path, doc, written)
+
+    def commit_staged(
+        self,
+        kp: KeyPaths,
+        staged: Staged,
+        *,
+        condition: WriteCondition | None,
+        versioning: VersioningStatus | None,
+        blocking: bool = True,
+    ) -> Committed:
+        """Step 2, under the key's cross-process lock: check, then rename. Makes ``staged.temp`` the latest version.
+
+        Renames only (directory fsyncs are left to ``settle``), unless a version is archived with fsync on, so it
+        may run on the event loop: ``blocking=False`` never waits, it raises LockBusy when the lock is taken or the key needs a repair first
+        (which may hash a large file); the caller then retries in a thread. On any failure nothing of the commit
+        stays visible and ``staged.path`` is left for the caller to remove. ``settle`` must follow a success."""
         with self.locks.hold(kp.bucket, kp.key, blocking=blocking):
             try:
                 current = self.latest(kp, locked=blocking)
@@ -430,96 +536,140 @@ class ObjectEngine:
                 condition(None if live is None else metadata.record_to_info(kp.key, live.record))
             owed = Durable()
             self._prepare_path(kp, owed)
-            seq = time.time_ns()
-            if current is not None:
-                seq = max(seq, int(current.record.get("seq", 0)) + 1)
-            prev: dict[str, Any] | None = None
-            if versioning is None:
-                new_vid = None
-            elif versioning == "Enabled":
-                new_vid = version_id
-            else:
-                new_vid = NULL_VERSION
             plain = current if current is not None and current.plain else None
-            if versioning == "Suspended":
-                self._drop_null_entries(kp)
             if versioning is not None:
+                if current is not None and int(current.record.get("seq", 0)) >= staged.doc["obj"]["seq"]:
+                    # a writer that staged after us committed first (or the clock stepped back): versions must
+                    # stay ordered, so write the sidecar again with the next sequence number
+                    record = dict(staged.doc["obj"], seq=int(current.record["seq"]) + 1)
+                    again = self._stage_record(kp, staged.temp, record)
+                    fsutil.unlink_quiet(staged.path)
+                    staged.path, staged.doc, staged.stat = again.path, again.doc, again.stat
+                if versioning == "Suspended":
+                    self._drop_null_entries(kp)
                 if plain is not None and (
                     versioning == "Enabled" or plain.record.get("vid") not in (None, NULL_VERSION)
                 ):
                     self._archive_plain(kp, plain.record)
                     plain = None
-            if plain is not None:
-                prev = {"id": list(metadata.identity_of(os.lstat(kp.data))), "obj": plain.record}
-            now = self.clock.now()
-            record = metadata.record_from_new(new, size=size, now=now, version_id=new_vid, seq=seq)
-            ident = metadata.identity_of(os.stat(temp))
+            sidecar_dir = os.path.dirname(kp.sidecar_s)
+            fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
+            # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores
+            exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
             try:
-                self._stage_sidecar(kp, ident, record, pending=os.path.basename(temp), prev=prev, owed=owed)
-                old = self._replace_data(temp, kp, aside=plain is not None)
-            except IsADirectoryError as exc:
-                raise ObjectExistsAsDirectory(resource=kp.key) from exc
+                aside = f"{self._tmp_prefix}{staged.doc['aside']}" if plain is not None else None
+                old = self._replace_data(staged.temp, kp, aside=aside)
+            except BaseException as exc:
+                self._unstage(kp, staged, exchanged)
+                if isinstance(exc, IsADirectoryError):
+                    raise ObjectExistsAsDirectory(resource=kp.key) from exc
+                raise
+            # the next reader of the key (often the next writer's commit) finds it parsed already; a rename keeps
+            # the inode, so the stamp stays valid until someone replaces or edits the file
+            self.cache.remember(kp.sidecar_s, staged.stat, staged.doc)
             if self.fsync:
+                owed.add_dir(sidecar_dir)
                 owed.add_dir(os.path.dirname(kp.data_s))
-        if old is not None:
-            # freeing the old blocks is slow on ext4; nobody needs to wait for it under the key lock
-            fsutil.unlink_quiet(old)
-        # outside the key lock, so the next writer of the key commits meanwhile; still before the caller answers
-        owed.sync(self.dir_syncs)
-        return metadata.record_to_info(kp.key, record)
+        leftovers = [] if old is None else [old]
+        if exchanged:
+            leftovers.append(staged.path)
+        return Committed(metadata.record_to_info(kp.key, staged.doc["obj"]), owed, leftovers)
 
-    def _stage_sidecar(
+    def _unstage(self, kp: KeyPaths, staged: Staged, exchanged: bool) -> None:
+        """Undo the sidecar step of a commit whose data rename failed (caller holds the lock)."""
+        self.cache.forget(kp.sidecar_s)
+        if exchanged:
+            fsutil.exchange_into(staged.path, kp.sidecar_s)  # swapped back: ours is at staged.path again
+        else:
+            os.replace(kp.sidecar_s, staged.path)  # there was none before
+
+    def settle(self, committed: Committed) -> None:
+        """Step 3, after the lock: the directory fsyncs (grouped with concurrent writers', durable.py), then the
+        files the commit replaced are removed. Blocking when there are fsyncs owed (``committed.owed``)."""
+        try:
+            committed.owed.sync(self.dir_syncs)
+        finally:
+            # the renames are done either way: a failed fsync leaves the new object, not the replaced files
+            for path in committed.leftovers:
+                fsutil.unlink_quiet(path)
+
+    def commit(
         self,
         kp: KeyPaths,
-        ident: tuple[int, int, int],
-        record: dict[str, Any],
+        temp: str,
+        new: NewObject,
+        size: int,
         *,
-        pending: str,
-        prev: dict[str, Any] | None,
-        owed: Durable,
-    ) -> None:
-        """``_write_sidecar`` for a commit: the sidecar (fsynced first when fsync is on) replaces the old one; the
-        fsync of its directory is left in ``owed``, for after the key lock.
-
-        Its content is durable before its name points at it, so whatever a power loss keeps is a whole sidecar
-        (fsyncing it only after the rename measured no faster: ~650 vs ~715 PUT/s on one key here).
-        """
-        doc = {"key": kp.key, "id": list(ident), "pending": pending, "obj": record, "prev": prev}
-        sidecar_dir = os.path.dirname(kp.sidecar_s)
-        fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
-        temp = f"{self._tmp_prefix}{fsutil.temp_name('.w')}"
-        fd = fsutil.write_open(temp, metadata.encode(doc))
+        condition: WriteCondition | None,
+        versioning: VersioningStatus | None,
+        version_id: str | None,
+    ) -> ObjectInfo:
+        """The three steps in one blocking call (for callers already in a worker thread)."""
+        staged = self.stage(kp, temp, new, size, versioning=versioning, version_id=version_id)
         try:
-            written = os.fstat(fd)
-            if self.fsync:
-                os.fsync(fd)
-            # an exchange leaves the old sidecar at the temp name (see fsutil.exchange_into)
-            exchanged = fsutil.exchange_into(temp, kp.sidecar_s)
+            committed = self.commit_staged(kp, staged, condition=condition, versioning=versioning)
         except BaseException:
-            os.close(fd)
-            fsutil.unlink_quiet(temp)
+            fsutil.unlink_quiet(staged.path)
             raise
-        if exchanged:
-            fsutil.unlink_quiet(temp)
-        # the next reader of the key (often the next writer's commit) finds it parsed already; a rename keeps
-        # the inode, so the stamp stays valid until someone replaces or edits the file
-        self.cache.remember(kp.sidecar_s, written, doc)
-        os.close(fd)
-        if self.fsync:
-            owed.add_dir(sidecar_dir)
+        self.settle(committed)
+        return committed.info
 
-    def _replace_data(self, temp: str, kp: KeyPaths, *, aside: bool) -> str | None:
-        """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending).
+    def recover_staged(self, path: str, buckets: list[str]) -> None:
+        """Start-up: finish or undo the commit a dead writer left at ``path`` (a staged sidecar in ``tmp/``).
+
+        Only a commit that died between its sidecar exchange and its data rename needs anything: its sidecar
+        names ``path`` as ``back``. Then the new data is rolled forward when its temp survived, else the previous
+        sidecar (now at ``path``) is put back when it describes the data at the plain path. The caller removes
+        dead temps afterwards, this one included."""
+        try:
+            with open(path, "rb") as handle:
+                doc = metadata.decode(handle.read())
+        except (OSError, ValueError):
+            return
+        if not isinstance(doc, dict) or not isinstance(doc.get("key"), str):
+            return
+        name = os.path.basename(path)
+        bucket = doc.get("b")
+        for candidate in [bucket] if isinstance(bucket, str) else buckets:
+            try:
+                kp = self.paths(candidate, doc["key"])
+            except InvalidObjectName:
+                continue
+            with self.locks.hold(kp.bucket, kp.key):
+                live = self.cache.read(kp.sidecar_s)
+                if live is None or live.get("back") != name:
+                    continue
+                try:
+                    st: os.stat_result | None = os.lstat(kp.data_s)
+                except OSError:
+                    st = None
+                if st is not None and tuple(live["id"]) == metadata.identity_of(st):
+                    return  # the commit had finished
+                pending = live.get("pending")
+                if pending and os.path.exists(self.layout.tmp / pending):
+                    self._roll_forward(kp, pending)
+                    return
+                aside = live.get("aside")
+                if st is None and aside and os.path.exists(self.layout.tmp / aside):
+                    fsutil.rename_into(self.layout.tmp / aside, kp.data_s)
+                    st = os.lstat(kp.data_s)
+                if st is not None and "obj" in doc and tuple(doc.get("id") or ()) == metadata.identity_of(st):
+                    fsutil.rename_into(path, kp.sidecar_s)
+                    self.cache.forget(kp.sidecar_s)
+            return
+
+    def _replace_data(self, temp: str, kp: KeyPaths, *, aside: str | None) -> str | None:
+        """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending),
+        moving the current file to ``aside`` (a name in ``tmp/`` the sidecar records) first.
 
         ext4 flushes a file renamed over an existing one (``auto_da_alloc``), which made every overwrite cost
         an implicit fsync even with fsync off. Moving the old file aside first avoids that. In between the
         plain path is briefly absent: lockless readers then find the sidecar's pending temp and wait for this
-        lock; a crash there rolls the pending temp forward at the next read, and the aside file (a temp name
-        of ours) is removed as a dead writer's leftover. Returns the aside file for the caller to unlink.
+        lock; after a crash there the pending temp is rolled forward, or, when it was lost, the aside file is
+        moved back with the previous sidecar. Returns the aside file for the caller to unlink.
         """
-        old = None
-        if aside:
-            old = f"{self._tmp_prefix}{fsutil.temp_name('.old')}"
+        old = aside
+        if old is not None:
             try:
                 os.rename(kp.data_s, old)
             except FileNotFoundError:
