@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from smarts3.adapters.storage.filesystem import FilesystemStorage, fsutil
-from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable
+from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable, LoopDirSyncs
 from smarts3.adapters.storage.filesystem.objects import STAGED_SUFFIX
 from smarts3.testing.contract.helpers import get, put
 
@@ -67,6 +68,52 @@ def test_a_failed_directory_fsync_reaches_its_caller_and_the_next_one_retries(
         syncs.sync(str(tmp_path))
     syncs.sync(str(tmp_path))
     assert calls[0] == 2
+
+
+async def test_loop_syncs_of_one_directory_share_fsyncs_that_start_after_each_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the loop: sixteen writers, far fewer fsyncs, each writer released by one that started after it came."""
+    starts: list[float] = []
+    ends: list[float] = []
+
+    def slow_fsync(path: Path | str) -> None:
+        starts.append(time.monotonic())
+        time.sleep(0.05)
+        ends.append(time.monotonic())
+
+    monkeypatch.setattr(fsutil, "fsync_dir", slow_fsync)
+    syncs = LoopDirSyncs()
+
+    async def writer(delay: float) -> tuple[float, float]:
+        await asyncio.sleep(delay)
+        at = time.monotonic()
+        await syncs.sync([str(tmp_path)])
+        return at, time.monotonic()
+
+    results = await asyncio.gather(*(writer(i * 0.01) for i in range(16)))
+    assert 2 <= len(starts) <= 6, starts  # sixteen callers over ~0.15 s share a handful of 50 ms fsyncs
+    for at, back in results:
+        assert any(start >= at and end <= back + 1e-3 for start, end in zip(starts, ends, strict=True))
+
+
+async def test_a_failed_loop_fsync_reaches_its_waiters_and_the_next_one_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = [0]
+
+    def flaky(path: Path | str) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            time.sleep(0.02)
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsutil, "fsync_dir", flaky)
+    syncs = LoopDirSyncs()
+    first = await asyncio.gather(syncs.sync([str(tmp_path)]), return_exceptions=True)
+    assert isinstance(first[0], OSError)
+    await syncs.sync([str(tmp_path), str(tmp_path / "other")])  # a fresh fsync for each directory
+    assert calls[0] == 3
 
 
 def test_durable_syncs_each_directory_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
-from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_staged, stream_to_temp
+from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_staged, in_thread, stream_to_temp
+from smarts3.adapters.storage.filesystem.durable import LoopDirSyncs
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
 from smarts3.adapters.storage.filesystem.multipart import Uploads
@@ -86,6 +87,8 @@ class FilesystemStorage:
         #: (bucket, kind) -> ((config dir inode, mtime_ns), document or None); see get_bucket_config
         self._config_cache: dict[tuple[str, str], tuple[tuple[int, int], bytes | None]] = {}
         self._bucket_strs_cache: dict[str, tuple[str, str]] = {}
+        #: group commit of directory fsyncs for commits made on the event loop
+        self._dir_syncs = LoopDirSyncs()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -298,15 +301,23 @@ class FilesystemStorage:
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
         engine = self.objects
 
-        def prepare() -> Staged:
+        def prepare(synced: bool) -> Staged:
             new = build(temp.size)
             with fsutil.disk_errors():
                 return engine.stage(
-                    kp, temp.path_s, new, temp.size, versioning=versioning, version_id=version_id
+                    kp, temp.path_s, new, temp.size, versioning=versioning, version_id=version_id, sync=synced
                 )
 
-        # without fsync a small body is written and staged right on the event loop (see bodies.py)
-        staged = await stream_to_temp(body, temp, prepare, inline=not self.fsync)
+        # a small body is written and staged right on the event loop (see bodies.py); with fsync on, both files
+        # are then fsynced in one thread hop
+        staged = await stream_to_temp(body, temp, prepare, inline=True)
+        if self.fsync and not staged.synced:
+            try:
+                await in_thread(_fsync_staged, staged)
+            except BaseException:
+                temp.discard()
+                fsutil.unlink_quiet(staged.path)
+                raise
 
         def commit(blocking: bool) -> Committed:
             with fsutil.disk_errors():
@@ -318,6 +329,14 @@ class FilesystemStorage:
             with fsutil.disk_errors():
                 engine.settle(done)
 
+        async def settle_on_loop(done: Committed) -> None:
+            try:
+                with fsutil.disk_errors():
+                    await self._dir_syncs.sync(done.owed.dirs)
+            finally:
+                for path in done.leftovers:
+                    fsutil.unlink_quiet(path)
+
         # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs
         on_loop = versioning is None or not self.fsync
         try:
@@ -325,7 +344,7 @@ class FilesystemStorage:
                 commit,
                 settle,
                 gate=self.locks.gate(bucket, key) if on_loop else None,
-                settle_inline=not self.fsync,
+                settle_on_loop=settle_on_loop,
             )
         except BaseException:
             temp.discard()
@@ -436,7 +455,7 @@ class FilesystemStorage:
         self.uploads.get(bucket, key, upload_id)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
 
-        def finish() -> PartInfo:
+        def finish(synced: bool) -> PartInfo:
             part = build(temp.size)
             with fsutil.disk_errors():
                 return self.uploads.store_part(bucket, key, upload_id, temp.path, part)
@@ -523,3 +542,11 @@ class FilesystemStorage:
 def _has_files(root: Path) -> bool:
     """Whether any non-directory entry exists below ``root`` (empty directories do not make a bucket busy)."""
     return any(files for _, _, files in os.walk(root))
+
+
+def _fsync_staged(staged: Staged) -> None:
+    """Fsync a staged commit's two files that were written on the event loop (a thread hop)."""
+    with fsutil.disk_errors():
+        fsutil.fsync_file(staged.temp)
+        fsutil.fsync_file(staged.path)
+        staged.synced = True

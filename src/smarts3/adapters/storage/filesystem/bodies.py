@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,15 +47,15 @@ class TempFile:
                 self._digest.update(chunk)
                 self.size += len(chunk)
 
-    def finish(self) -> None:
-        """Flush to disk and close; the file stays for the commit to rename."""
+    def finish(self, *, sync: bool = True) -> None:
+        """Flush to disk (when fsync is on and ``sync``) and close; the file stays for the commit to rename."""
         with fsutil.disk_errors():
             if self._fd is None:
                 self.write([])
             assert self._fd is not None
             fd, self._fd = self._fd, None
             try:
-                if self._fsync:
+                if self._fsync and sync:
                     os.fsync(fd)
             finally:
                 os.close(fd)
@@ -84,7 +84,7 @@ async def _batch(body: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
 async def stream_to_temp(
     body: AsyncIterator[bytes],
     temp: TempFile,
-    prepare: Callable[[], T],
+    prepare: Callable[[bool], T],
     *,
     inline: bool = False,
 ) -> T:
@@ -111,8 +111,8 @@ async def stream_to_temp(
             if done:
                 if inline and temp.size == 0 and sum(map(len, chunks)) <= INLINE_MAX:
                     temp.write(chunks)
-                    temp.finish()
-                    return prepare()
+                    temp.finish(sync=False)
+                    return prepare(False)
                 return await in_thread(_write_then, temp, chunks, prepare)
             writing = asyncio.ensure_future(asyncio.to_thread(temp.write, chunks))
     except BaseException:
@@ -127,11 +127,11 @@ async def commit_staged(
     settle: Callable[[C], None],
     *,
     gate: asyncio.Lock | None,
-    settle_inline: bool,
+    settle_on_loop: Callable[[C], Awaitable[None]],
 ) -> C:
     """Run a staged commit: ``commit(False)`` on the event loop under ``gate`` (it only renames; LockBusy when
     the key's lock is taken: then in a thread), else (``gate`` None) ``commit(True)`` in a thread; then
-    ``settle`` (directory fsyncs: in a thread unless ``settle_inline``).
+    ``settle`` (in the thread) or ``settle_on_loop`` (after a commit on the loop).
 
     ``gate`` is the key's stripe's asyncio lock: without it, one commit sent to a thread kept the stripe busy for
     the next writer, which went to a thread too, and so on, so a load on one key settled in the threaded mode
@@ -144,10 +144,7 @@ async def commit_staged(
                 done = commit(False)
             except LockBusy:
                 return await in_thread(_commit_then_settle, commit, settle)
-        if settle_inline:
-            settle(done)
-        else:
-            await in_thread(settle, done)
+        await settle_on_loop(done)
         return done
     return await in_thread(_commit_then_settle, commit, settle)
 
@@ -179,7 +176,7 @@ async def _settle(future: asyncio.Future[Any]) -> None:
         future.exception()  # retrieved: the caller is already raising its own error
 
 
-def _write_then(temp: TempFile, chunks: list[bytes], prepare: Callable[[], T]) -> T:
+def _write_then(temp: TempFile, chunks: list[bytes], prepare: Callable[[bool], T]) -> T:
     temp.write(chunks)
     temp.finish()
-    return prepare()
+    return prepare(True)

@@ -137,6 +137,8 @@ class Staged:
     doc: dict[str, Any]
     #: stat of the new sidecar file (an exchange keeps its inode: the sidecar cache is primed with it)
     stat: os.stat_result
+    #: False while fsync is on and the body and sidecar still have to be fsynced (both written on the loop)
+    synced: bool = True
 
 
 @attrs.define
@@ -471,6 +473,7 @@ class ObjectEngine:
         *,
         versioning: VersioningStatus | None,
         version_id: str | None,
+        sync: bool = True,
     ) -> Staged:
         """Step 1 of a commit, outside the key lock: the new sidecar, written (and fsynced) in ``tmp/``. Blocking.
 
@@ -485,9 +488,9 @@ class ObjectEngine:
         record = metadata.record_from_new(
             new, size=size, now=self.clock.now(), version_id=new_vid, seq=time.time_ns()
         )
-        return self._stage_record(kp, temp, record)
+        return self._stage_record(kp, temp, record, sync=sync)
 
-    def _stage_record(self, kp: KeyPaths, temp: str, record: dict[str, Any]) -> Staged:
+    def _stage_record(self, kp: KeyPaths, temp: str, record: dict[str, Any], *, sync: bool = True) -> Staged:
         ident = metadata.identity_of(os.stat(temp))
         path = f"{self._tmp_prefix}{fsutil.temp_name(STAGED_SUFFIX)}"
         doc = {
@@ -502,14 +505,14 @@ class ObjectEngine:
         fd = fsutil.write_open(path, metadata.encode(doc))
         try:
             written = os.fstat(fd)
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(fd)
         except BaseException:
             os.close(fd)
             fsutil.unlink_quiet(path)
             raise
         os.close(fd)
-        return Staged(temp, path, doc, written)
+        return Staged(temp, path, doc, written, synced=sync or not self.fsync)
 
     def commit_staged(
         self,
