@@ -180,3 +180,34 @@ async def test_closing_the_storage_closes_its_lock_files(tmp_path: Path) -> None
     assert lock_fds() > 0
     await backend.close()
     assert lock_fds() == 0
+
+
+def test_a_forked_child_opens_its_own_lock_descriptors_and_names_temps_with_its_own_pid(tmp_path: Path) -> None:
+    """After fork() the child must open its own lock descriptors (a ``flock`` on the parent's shared open file
+    would not exclude it from the parent) and carry its own pid in temp names: both rely on the pid the module
+    refreshes at fork, not on a stale copy."""
+    from smarts3.adapters.storage.filesystem import fsutil
+
+    layout = Layout(tmp_path)
+    os.makedirs(layout.locks, exist_ok=True)
+    locks = KeyLocks(layout)
+    stripe, path = layout.lock_stripe(BUCKET, "k")
+    with locks.hold(BUCKET, "k"):  # opens the stripe's descriptor in the parent
+        pass
+    parent_fd = locks._fd(stripe, path)
+    parent_stat = os.fstat(parent_fd)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's clean-ups
+        try:
+            child_fd = locks._fd(stripe, path)
+            own = child_fd != parent_fd and os.fstat(child_fd).st_ino == parent_stat.st_ino
+            named = fsutil.temp_owner(fsutil.temp_name()) == os.getpid()
+            os.write(write_end, f"{own} {named}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    report = os.read(read_end, 100).decode()
+    os.waitpid(pid, 0)
+    os.close(read_end)
+    assert report == "True True"

@@ -33,10 +33,26 @@ _INCARNATION = uuid.uuid4().hex[:8]
 _SEQUENCE = itertools.count()
 
 
+#: our pid, kept current across fork() (os.getpid() is a system call, and temp names are made per request)
+_PID = os.getpid()
+
+
+def _after_fork() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def current_pid() -> int:
+    return _PID
+
+
 def temp_name(tag: str = "") -> str:
     """A unique temp file name carrying our pid and incarnation, so ``start()`` can tell leftovers of dead
     writers (including an earlier run that had our pid)."""
-    return f"{TEMP_PREFIX}{os.getpid()}-{_INCARNATION}{next(_SEQUENCE):012x}{tag}"
+    return f"{TEMP_PREFIX}{_PID}-{_INCARNATION}{next(_SEQUENCE):012x}{tag}"
 
 
 def temp_owner(name: str) -> int | None:

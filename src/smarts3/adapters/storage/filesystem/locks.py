@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.layout import LOCK_STRIPES, Layout
 
 
@@ -46,10 +47,10 @@ class KeyLocks:
 
     def _fd(self, stripe: int, path: str) -> int:
         """The process's descriptor of a stripe's lock file (caller holds the stripe's thread lock)."""
-        if self._pid != os.getpid():
+        if self._pid != fsutil.current_pid():
             # forked: our descriptors are shared with the parent; drop them (without closing theirs)
             self._fds = {}
-            self._pid = os.getpid()
+            self._pid = fsutil.current_pid()
         fd = self._fds.get(stripe)
         if fd is None:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -538,8 +538,11 @@ class ObjectEngine:
                 live = current if current is not None and not current.record.get("dm") else None
                 condition(None if live is None else metadata.record_to_info(kp.key, live.record))
             owed = Durable()
-            self._prepare_path(kp, owed)
             plain = current if current is not None and current.plain else None
+            if plain is None:
+                # (a latest plain file just read proves its directories, its bucket and that the path is a file)
+                self._prepare_path(kp, owed)
+            sidecar_known = plain is not None  # read (or repaired) under this lock: its directory exists
             if versioning is not None:
                 if current is not None and int(current.record.get("seq", 0)) >= staged.doc["obj"]["seq"]:
                     # a writer that staged after us committed first (or the clock stepped back): versions must
@@ -553,10 +556,12 @@ class ObjectEngine:
                 if plain is not None and (
                     versioning == "Enabled" or plain.record.get("vid") not in (None, NULL_VERSION)
                 ):
-                    self._archive_plain(kp, plain.record)
+                    self._archive_plain(kp, plain.record)  # drops the sidecar, may prune its directories
                     plain = None
+                    sidecar_known = False
             sidecar_dir = os.path.dirname(kp.sidecar_s)
-            fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
+            if not sidecar_known:
+                fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
             # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores
             exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
             try:
