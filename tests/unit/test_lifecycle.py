@@ -23,7 +23,7 @@ from smarts3.adapters.storage.memory import MemoryStorage
 from smarts3.domain.models import ListQuery, ObjectInfo, UploadInfo, VersionListQuery
 from smarts3.domain.ports import StorageBackend
 from smarts3.domain.services.common import Limits, TimeOrderedIds
-from smarts3.domain.services.lifecycle import Action, Rule, RuleFilter, plan_key, plan_uploads
+from smarts3.domain.services.lifecycle import Action, Rule, RuleFilter, expiry, plan_key, plan_uploads
 from smarts3.domain.services.multipart import MultipartService
 from smarts3.domain.services.objects import BodyChecks, ObjectService, WriteAttributes
 from smarts3.entrypoints.lifecycle_runner import LifecycleRunner, rules_from_xml
@@ -46,6 +46,20 @@ def _kinds(actions: list[Any]) -> list[tuple[str, str | None]]:
 
 
 # -- pure evaluation ---------------------------------------------------------------------------------------
+def test_with_real_days_an_expiration_is_due_at_the_midnight_utc_after_creation_plus_days() -> None:
+    """S3 rounds a due time up to the next midnight UTC (and announces that date in x-amz-expiration)."""
+    rule = Rule(id="r", expiration_days=1)
+    created = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+    info = ObjectInfo(key="k", size=1, etag="e", last_modified=created)
+    assert plan_key([rule], [info], now=datetime(2030, 1, 2, 23, 59, tzinfo=UTC), day=DAY) == []
+    assert len(plan_key([rule], [info], now=datetime(2030, 1, 3, tzinfo=UTC), day=DAY)) == 1
+    assert expiry([rule], info) == (datetime(2030, 1, 3, tzinfo=UTC), "r")
+    # a shortened day (tests) keeps exact timing: 1 "day" of 10 s after creation
+    short = timedelta(seconds=10)
+    assert plan_key([rule], [info], now=created + timedelta(seconds=9), day=short) == []
+    assert len(plan_key([rule], [info], now=created + timedelta(seconds=10), day=short)) == 1
+
+
 def test_expiration_days_expires_only_objects_old_enough() -> None:
     rule = Rule(id="r", expiration_days=3)
     assert _kinds(plan_key([rule], [_info("k", 3)], now=T0, day=DAY)) == [("expire-current", None)]

@@ -9,8 +9,9 @@ ExpiredObjectDeleteMarker, NoncurrentVersionExpiration (NoncurrentDays, NewerNon
 AbortIncompleteMultipartUpload, with filters by prefix, tags and object size. Transitions are stored and
 reported by GetBucketLifecycleConfiguration but never applied: smarts3 has one storage tier.
 
-Differences from S3, on purpose: S3 rounds due times up to the next midnight UTC; here an action is due
-exactly ``days * day`` after its start, so a shortened day (tests) gives exact timing. Versions under an Object
+Due times: with real days an action is due, as in S3, ``days`` days after its start rounded up to the next
+midnight UTC (the date ``x-amz-expiration`` announces); with a shortened day (``lifecycle.day_seconds``, for
+tests) exactly ``days * day`` after its start, so the timing is exact. Versions under an Object
 Lock retention or legal hold are never removed (S3 does the same); expiring a current version of a versioned
 bucket only adds a delete marker, which Object Lock allows.
 """
@@ -18,7 +19,7 @@ bucket only adds a delete marker, which Object Lock allows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
@@ -83,8 +84,24 @@ class Action:
     last_modified: datetime | None = None
 
 
+_REAL_DAY = timedelta(days=1)
+
+
+def _next_midnight(moment: datetime) -> datetime:
+    """``moment`` rounded up to a midnight UTC (itself when it is one)."""
+    midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == moment else midnight + _REAL_DAY
+
+
+def due_time(start: datetime, days: int, day: timedelta) -> datetime:
+    """When an action ``days`` "days" after ``start`` is due (see the module doc for real and short days)."""
+    if day == _REAL_DAY:
+        return _next_midnight(start + days * _REAL_DAY)
+    return start + days * day
+
+
 def _due(start: datetime, days: int, day: timedelta, now: datetime) -> bool:
-    return start + days * day <= now
+    return due_time(start, days, day) <= now
 
 
 def _current_expires(rule: Rule, latest: ObjectInfo, day: timedelta, now: datetime) -> bool:
@@ -178,17 +195,13 @@ def expiry(rules: Iterable[Rule], info: ObjectInfo) -> tuple[datetime, str] | No
     """When S3 says the current object ``info`` expires, and by which rule (GET/HEAD/PUT ``x-amz-expiration``).
 
     S3's announced date: creation time plus the rule's Days, rounded up to the next midnight UTC (or the rule's
-    Date). The earliest of the enabled Expiration rules whose filter matches wins; None when none does.
-    The runner itself acts at exactly ``days * day`` (module docstring), so with real days it may remove the
-    object up to a day before the date announced here."""
+    Date). The earliest of the enabled Expiration rules whose filter matches wins; None when none does."""
     best: tuple[datetime, str] | None = None
     for rule in rules:
         if not rule.enabled or not rule.filter.matches(info):
             continue
         if rule.expiration_days is not None:
-            due = info.last_modified + timedelta(days=rule.expiration_days)
-            midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
-            when = midnight if midnight == due else midnight + timedelta(days=1)
+            when = due_time(info.last_modified, rule.expiration_days, _REAL_DAY)
         elif rule.expiration_date is not None:
             when = rule.expiration_date
         else:
