@@ -370,7 +370,7 @@ class ObjectEngine:
         found = self.read_plain(kp, locked=locked, want_fd=want_fd)
         if found is not None:
             return found
-        newest = versions.newest(kp.vdir)
+        newest = versions.newest(kp.vdir_s)
         if newest is None:
             return None
         return self._store_found(kp, *newest, want_fd=want_fd)
@@ -562,8 +562,13 @@ class ObjectEngine:
             sidecar_dir = os.path.dirname(kp.sidecar_s)
             if not sidecar_known:
                 fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
-            # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores
-            exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
+            # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores. With no
+            # latest plain file (a new key, or one just archived) there is no sidecar to exchange with.
+            if plain is not None:
+                exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
+            else:
+                fsutil.rename_into(staged.path, kp.sidecar_s)
+                exchanged = False
             try:
                 aside = f"{self._tmp_prefix}{staged.doc['aside']}" if plain is not None else None
                 old = self._replace_data(staged.temp, kp, aside=aside)

@@ -33,7 +33,7 @@ class Entry:
         return vdir / (self.stem + ".data")
 
 
-def entries(vdir: Path) -> list[Entry]:
+def entries(vdir: Path | str) -> list[Entry]:
     """Entries of one key, newest first (by name only: no file is opened)."""
     try:
         names = os.listdir(vdir)
@@ -66,8 +66,14 @@ def read(vdir: Path, entry: Entry) -> dict[str, Any] | None:
     return record
 
 
-def newest(vdir: Path) -> tuple[Entry, dict[str, Any]] | None:
-    for entry in entries(vdir):
+def newest(vdir: Path | str) -> tuple[Entry, dict[str, Any]] | None:
+    """The newest complete entry. ``vdir`` may be a str: a key that was never versioned (the usual case on
+    every write of a new key) then costs one failed listdir and no Path."""
+    found = entries(vdir)
+    if not found:
+        return None
+    vdir = Path(vdir)
+    for entry in found:
         record = read(vdir, entry)
         if record is not None:
             return entry, record
