@@ -66,3 +66,29 @@ def test_public_read_write_bucket_accepts_anonymous_writes_and_deletes(anonymous
     assert _denied(
         anonymous.put_bucket_versioning, Bucket="write-b", VersioningConfiguration={"Status": "Enabled"}
     )
+
+
+def test_a_public_listing_ignores_query_parameters_it_does_not_know(server: RunningServer) -> None:
+    """A browser POST's success_action_redirect lands on ``/bucket?bucket=..&key=..&etag=..``: S3 ignores
+    parameters it does not know, so that is still an anonymous listing of a public-read bucket."""
+    import urllib.error
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.endpoint_url}/read-b?bucket=read-b&key=doc.txt&etag=x") as answer:
+        assert answer.status == 200 and b"<Key>doc.txt</Key>" in answer.read()
+    for subresource in ("acl", "policy", "versioning", "website"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.endpoint_url}/read-b?{subresource}&prefix=d")
+        assert refused.value.code == 403, subresource
+
+
+def test_authenticated_read_canned_acl_grants_authenticated_users_read(server: RunningServer) -> None:
+    owner = server.client()
+    owner.create_bucket(Bucket="authread-b", ACL="authenticated-read")
+    grants = owner.get_bucket_acl(Bucket="authread-b")["Grants"]
+    groups = {(g["Grantee"].get("URI"), g["Permission"]) for g in grants if g["Grantee"]["Type"] == "Group"}
+    assert groups == {("http://acs.amazonaws.com/groups/global/AuthenticatedUsers", "READ")}
+    owner.put_bucket_acl(Bucket="authread-b", ACL="private")
+    assert [g["Permission"] for g in owner.get_bucket_acl(Bucket="authread-b")["Grants"]] == ["FULL_CONTROL"]
+    owner.put_bucket_acl(Bucket="authread-b", ACL="authenticated-read")
+    assert len(owner.get_bucket_acl(Bucket="authread-b")["Grants"]) == 2

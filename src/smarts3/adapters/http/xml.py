@@ -21,6 +21,7 @@ from smarts3.adapters.http.xml_decode import (
     parse_versioning,
 )
 from smarts3.adapters.http.xml_encode import (
+    CANNED_GRANTS,
     XML_DECLARATION,
     access_control_policy,
     complete_multipart_upload,
@@ -59,6 +60,7 @@ from smarts3.adapters.http.xml_models import (
 )
 
 __all__ = [
+    "CANNED_GRANTS",
     "DEFAULT_MAX_BODY",
     "XML_DECLARATION",
     "CorsRule",

@@ -700,12 +700,19 @@ def post_response(location: str, bucket: str, key: str, etag: str) -> bytes:
 
 
 _ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-_PUBLIC_PERMISSIONS = {"public-read": ("READ",), "public-read-write": ("READ", "WRITE")}
+_AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+#: the group grants a canned ACL adds to the owner's FULL_CONTROL (S3: "Canned ACL")
+CANNED_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "public-read": ((_ALL_USERS, "READ"),),
+    "public-read-write": ((_ALL_USERS, "READ"), (_ALL_USERS, "WRITE")),
+    "authenticated-read": ((_AUTHENTICATED_USERS, "READ"),),
+}
 
 
 def access_control_policy(owner_id: str, owner_name: str | None = None, canned: str | None = None) -> bytes:
-    """GetBucketAcl / GetObjectAcl: smarts3 has one owner with FULL_CONTROL; a bucket's public-read(-write)
-    canned ACL (what anonymous access honours) adds the AllUsers grants."""
+    """GetBucketAcl / GetObjectAcl: smarts3 has one owner with FULL_CONTROL; a bucket's canned ACL adds its group
+    grants (public-read(-write): AllUsers, which anonymous access honours; authenticated-read:
+    AuthenticatedUsers)."""
     owner = Owner(owner_id, owner_name)
     grantee = (
         '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
@@ -713,8 +720,8 @@ def access_control_policy(owner_id: str, owner_name: str | None = None, canned: 
     )
     public = "".join(
         '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
-        f"{_el('URI', _ALL_USERS)}</Grantee>{_el('Permission', permission)}</Grant>"
-        for permission in _PUBLIC_PERMISSIONS.get(canned or "", ())
+        f"{_el('URI', group)}</Grantee>{_el('Permission', permission)}</Grant>"
+        for group, permission in CANNED_GRANTS.get(canned or "", ())
     )
     body = (
         f"<AccessControlPolicy{_NS}>{_owner(owner)}<AccessControlList>"

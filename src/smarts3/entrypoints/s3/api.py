@@ -81,25 +81,9 @@ class CorsPolicy(Protocol):
 
 _BASE_HEADERS = [(b"server", b"smarts3")]
 _FAST_READ_METHODS = frozenset({"GET", "HEAD"})
-#: query parameters of listings an anonymous client may send to a public-read bucket
-_LISTING_PARAMETERS = frozenset(
-    {
-        "list-type",
-        "prefix",
-        "delimiter",
-        "marker",
-        "max-keys",
-        "continuation-token",
-        "start-after",
-        "fetch-owner",
-        "encoding-type",
-        "versions",
-        "key-marker",
-        "version-id-marker",
-        "uploads",
-        "upload-id-marker",
-        "max-uploads",
-    }
+#: bucket operations an anonymous client may call on a public-read bucket: the listings, and HEAD
+_ANONYMOUS_BUCKET_READS = frozenset(
+    {"REST.GET.BUCKET", "REST.GET.BUCKETVERSIONS", "REST.GET.UPLOADS", "REST.HEAD.BUCKET"}
 )
 #: object subresources that stay the owner's even on a public bucket
 _OWNER_OBJECT_SUBRESOURCES = frozenset({"acl", "tagging", "retention", "legal-hold", "attributes"})
@@ -270,8 +254,12 @@ class S3Api:
             # and listings; the bucket's configuration stays the owner's
             if req.key is not None and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES):
                 return
-            if req.key is None and query.keys() <= _LISTING_PARAMETERS:
-                return
+            if req.key is None:
+                # a listing, whatever other query parameters come along (S3 ignores unknown ones, e.g. those a
+                # browser POST's success_action_redirect adds); configuration subresources stay the owner's
+                self._route(req)
+                if req.operation in _ANONYMOUS_BUCKET_READS:
+                    return
         elif (
             acl == b"public-read-write"
             and req.key is not None

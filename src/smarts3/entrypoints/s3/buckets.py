@@ -104,7 +104,7 @@ async def create_bucket(api: S3Api, req: S3Request) -> Response:
     object_lock = req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
     await api.buckets.create(req.bucket, location=location, object_lock=object_lock)
     acl = req.headers.get("x-amz-acl")
-    if acl in ("public-read", "public-read-write"):
+    if acl in s3xml.CANNED_GRANTS:
         await api.buckets.put_config(req.bucket, "acl", acl.encode())
     response = Response(status=200)
     response.add("location", f"/{req.bucket}")
@@ -362,7 +362,7 @@ async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
     await req.read_payload()
     acl = req.headers.get("x-amz-acl")
     if acl is not None:
-        await api.buckets.put_config(req.bucket, "acl", acl.encode() if acl.startswith("public") else None)
+        await api.buckets.put_config(req.bucket, "acl", acl.encode() if acl in s3xml.CANNED_GRANTS else None)
     return Response(status=200)
 
 

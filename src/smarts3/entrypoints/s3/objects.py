@@ -326,7 +326,8 @@ async def delete_object(api: S3Api, req: S3Request) -> Response:
 async def get_object_tagging(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
     info = await api.objects.get_tags(req.bucket, req.key, version_param(req))
-    response = xml_response(s3xml.tagging(info.tags))
+    # S3 answers a tag set ordered by key, whatever order it was given in
+    response = xml_response(s3xml.tagging(sorted(info.tags)))
     _version_header(response, info)
     return response
 
