@@ -24,6 +24,7 @@ from smarts3.domain.errors import (
     IllegalVersioningConfigurationException,
     InvalidArgument,
     InvalidRequest,
+    InvalidRetentionPeriod,
     InvalidTag,
     MalformedXML,
     S3Error,
@@ -500,7 +501,11 @@ def test_lifecycle_legacy_prefix_rule() -> None:
         ),
         (
             b"<ObjectLockConfiguration><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>0</Days></DefaultRetention></Rule></ObjectLockConfiguration>",
-            InvalidArgument,
+            InvalidRetentionPeriod,
+        ),
+        (
+            b"<ObjectLockConfiguration><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Years>-1</Years></DefaultRetention></Rule></ObjectLockConfiguration>",
+            InvalidRetentionPeriod,
         ),
         (b"<Retention><Mode>GOVERNANCE</Mode></Retention>", MalformedXML),
         (

@@ -82,6 +82,15 @@ class InvalidRequest(S3Error):
     code, status, default_message = "InvalidRequest", 400, "Invalid Request"
 
 
+class InvalidBucketState(S3Error):
+    code, status, default_message = "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
+
+
+class InvalidRetentionPeriod(S3Error):
+    code, status = "InvalidRetentionPeriod", 400
+    default_message = "Default retention period must be a positive integer value."
+
+
 class EntityTooSmall(S3Error):
     code, status = "EntityTooSmall", 400
     default_message = "Your proposed upload is smaller than the minimum allowed object size."

@@ -31,6 +31,7 @@ from smarts3.domain.errors import (
     IllegalVersioningConfigurationException,
     InvalidArgument,
     InvalidRequest,
+    InvalidRetentionPeriod,
     InvalidTag,
     MalformedXML,
     S3Error,
@@ -165,6 +166,17 @@ def _uint(text: str) -> int:
 def _opt_uint(parent: Element, name: str) -> int | None:
     value = _opt_text(parent, name)
     return None if value is None else _uint(value)
+
+
+def _opt_int(parent: Element, name: str) -> int | None:
+    """An optional decimal integer that may be negative (the caller judges its range)."""
+    value = _opt_text(parent, name)
+    if value is None:
+        return None
+    text = value.strip()
+    negative = text.startswith("-")
+    magnitude = _uint(text[1:] if negative else text)
+    return -magnitude if negative else magnitude
 
 
 def _bool(text: str) -> bool:
@@ -560,7 +572,7 @@ def parse_object_lock_configuration(
     body: Body, *, max_size: int = DEFAULT_MAX_BODY
 ) -> ObjectLockConfiguration:
     """ObjectLockConfiguration (S3: PutObjectLockConfiguration). ObjectLockEnabled must be ``Enabled``; a
-    DefaultRetention needs a Mode and exactly one of Days/Years, which must be positive (InvalidArgument)."""
+    DefaultRetention needs a Mode and exactly one of Days/Years, which must be positive (InvalidRetentionPeriod)."""
     root = _parse(body, "ObjectLockConfiguration", max_size)
     enabled = _opt_text(root, "ObjectLockEnabled")
     if enabled is not None and enabled != "Enabled":
@@ -574,12 +586,12 @@ def parse_object_lock_configuration(
     mode = _req_text(retention, "Mode")
     if mode not in _LOCK_MODES:
         raise MalformedXML()
-    days = _opt_uint(retention, "Days")
-    years = _opt_uint(retention, "Years")
+    days = _opt_int(retention, "Days")
+    years = _opt_int(retention, "Years")
     if (days is None) == (years is None):
         raise MalformedXML()
     if (days or years or 0) <= 0:
-        raise InvalidArgument("Default retention period must be a positive integer value")
+        raise InvalidRetentionPeriod()
     return ObjectLockConfiguration(enabled=enabled is not None, mode=mode, days=days, years=years)
 
 

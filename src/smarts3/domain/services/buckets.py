@@ -8,7 +8,7 @@ from smarts3.domain.errors import (
     BucketAlreadyOwnedByYou,
     IllegalVersioningConfigurationException,
     InvalidBucketName,
-    InvalidRequest,
+    InvalidBucketState,
 )
 from smarts3.domain.models import BucketInfo
 from smarts3.domain.ports import StorageBackend
@@ -63,7 +63,7 @@ class BucketService:
         locked = bucket.object_lock_enabled
         locked = locked or await self._storage.get_bucket_config(name, "object-lock") is not None
         if locked and status == "Suspended":
-            raise InvalidRequest(
+            raise InvalidBucketState(
                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
             )
         await self._storage.put_bucket_config(name, VERSIONING_KIND, status.encode("ascii"))

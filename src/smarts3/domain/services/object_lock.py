@@ -137,7 +137,8 @@ def check_retention_change(
     bypass_governance: bool = False,
 ) -> None:
     """PutObjectRetention on a version: COMPLIANCE may be extended, never shortened, removed or weakened;
-    GOVERNANCE may be extended freely and shortened, removed or switched only with the bypass header."""
+    GOVERNANCE may be extended freely; shortened, removed or switched to another mode (even COMPLIANCE) only
+    with the bypass header."""
     if mode is not None and mode not in LOCK_MODES:
         raise InvalidArgument("Unknown wormMode directive.", extra={"ArgumentName": "Mode"})
     if retain_until is not None and retain_until <= now:
@@ -149,7 +150,7 @@ def check_retention_change(
         mode is None
         or retain_until is None
         or retain_until < info.lock_retain_until
-        or (info.lock_mode == COMPLIANCE and mode != COMPLIANCE)
+        or mode != info.lock_mode
     )
     if not weakens:
         return

@@ -17,11 +17,11 @@ from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain.errors import (
     InvalidArgument,
+    InvalidBucketState,
     InvalidRequest,
     MalformedXML,
     NoSuchObjectLockConfiguration,
     ObjectLockConfigurationNotFoundError,
-    S3Error,
 )
 from smarts3.domain.services.object_lock import (
     MISSING_CONFIGURATION_MESSAGE,
@@ -44,11 +44,6 @@ _LOCK_HEADERS = (
     "x-amz-object-lock-retain-until-date",
     "x-amz-object-lock-legal-hold",
 )
-
-
-class InvalidBucketState(S3Error):
-    code, status = "InvalidBucketState", 409
-    default_message = "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
 
 
 def _now() -> datetime:
@@ -157,7 +152,7 @@ async def put_object_lock_configuration(api: S3Api, req: S3Request) -> Response:
         await api.buckets.get_config(req.bucket, OBJECT_LOCK_KIND) is not None
     )
     if not has_lock and await api.buckets.get_versioning(req.bucket) != "Enabled":
-        raise InvalidBucketState()
+        raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
     await api.buckets.put_config(req.bucket, OBJECT_LOCK_KIND, s3xml.object_lock_configuration(config))
     return Response(status=200)
 
