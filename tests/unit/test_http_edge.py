@@ -50,7 +50,8 @@ def test_every_response_carries_request_ids(s3: Any) -> None:
     assert headers["x-amz-id-2"]
 
 
-def test_error_response_is_s3_xml_with_request_id(server: RunningServer) -> None:
+def test_error_response_is_s3_xml_with_request_id(server: RunningServer, s3: Any) -> None:
+    # (``s3`` creates the bucket "edge": without it the answer would be 404 NoSuchBucket)
     conn = http.client.HTTPConnection("127.0.0.1", int(server.endpoint_url.rsplit(":", 1)[1]))
     conn.request("GET", "/edge/missing")
     response = conn.getresponse()
