@@ -22,6 +22,7 @@ from smarts3.adapters.http.xml_decode import (
 )
 from smarts3.adapters.http.xml_encode import (
     CANNED_GRANTS,
+    OBJECT_ATTRIBUTES,
     XML_DECLARATION,
     access_control_policy,
     complete_multipart_upload,
@@ -41,6 +42,7 @@ from smarts3.adapters.http.xml_encode import (
     list_parts,
     list_versions,
     location_constraint,
+    object_attributes,
     object_lock_configuration,
     post_response,
     retention,
@@ -62,6 +64,7 @@ from smarts3.adapters.http.xml_models import (
 __all__ = [
     "CANNED_GRANTS",
     "DEFAULT_MAX_BODY",
+    "OBJECT_ATTRIBUTES",
     "XML_DECLARATION",
     "CorsRule",
     "LifecycleExpiration",
@@ -88,6 +91,7 @@ __all__ = [
     "list_parts",
     "list_versions",
     "location_constraint",
+    "object_attributes",
     "object_lock_configuration",
     "parse_complete_multipart_upload",
     "parse_cors",

@@ -333,6 +333,9 @@ class S3Api:
             if "tagging" in query:
                 req.operation = "REST.GET.OBJECT_TAGGING"
                 return object_ops.get_object_tagging
+            if "attributes" in query and method == "GET":
+                req.operation = "REST.GET.OBJECT_ATTRIBUTES"
+                return object_ops.get_object_attributes
             if "acl" in query:
                 req.operation = "REST.GET.ACL"
                 return object_ops.get_object_acl

@@ -323,6 +323,44 @@ async def delete_object(api: S3Api, req: S3Request) -> Response:
     return response
 
 
+async def get_object_attributes(api: S3Api, req: S3Request) -> Response:
+    """GetObjectAttributes (``GET ?attributes``): the attributes named in ``x-amz-object-attributes``."""
+    assert req.bucket is not None and req.key is not None
+    wanted = [
+        name.strip() for name in req.headers.get("x-amz-object-attributes", "").split(",") if name.strip()
+    ]
+    if not wanted:
+        raise InvalidArgument(
+            "Empty value provided for header x-amz-object-attributes",
+            extra={"ArgumentName": "x-amz-object-attributes"},
+        )
+    for name in wanted:
+        if name not in s3xml.OBJECT_ATTRIBUTES:
+            raise InvalidArgument(
+                "Invalid attribute name specified.", extra={"ArgumentName": "x-amz-object-attributes"}
+            )
+    max_parts = _int_header(req, "x-amz-max-parts", 1000)
+    marker = _int_header(req, "x-amz-part-number-marker", 0)
+    info, _ = await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
+    response = xml_response(
+        s3xml.object_attributes(info, wanted, max_parts=min(max_parts, 1000), part_number_marker=marker)
+    )
+    response.add("last-modified", http_date(info.last_modified))
+    _version_header(response, info)
+    return response
+
+
+def _int_header(req: S3Request, name: str, default: int) -> int:
+    value = req.headers.get(name)
+    if value is None:
+        return default
+    if not value.strip().isdigit():
+        raise InvalidArgument(
+            f"Invalid value for {name}", extra={"ArgumentName": name, "ArgumentValue": value}
+        )
+    return int(value)
+
+
 async def get_object_tagging(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
     info = await api.objects.get_tags(req.bucket, req.key, version_param(req))
