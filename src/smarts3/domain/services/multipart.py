@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import attrs
 
 from smarts3.domain.checksums import BodyHasher, b64_to_crc, combine_crc, crc_to_b64
 from smarts3.domain.conditions import WriteConditions
 from smarts3.domain.errors import (
+    BadDigest,
     EntityTooLarge,
     EntityTooSmall,
     InvalidArgument,
@@ -52,6 +53,12 @@ class CompletedPart:
     part_number: int
     etag: str
     checksums: dict[str, str] = attrs.field(factory=dict)
+
+
+def _bare(checksum: str) -> str:
+    """A checksum without the ``-<parts>`` suffix S3 puts on composite ones."""
+    value, dash, count = checksum.strip().rpartition("-")
+    return value if dash and count.isdigit() else checksum.strip()
 
 
 def parse_part_number(value: str | None) -> int:
@@ -226,9 +233,12 @@ class MultipartService:
         conditions: WriteConditions | None = None,
         *,
         default_retention: DefaultRetention | None = None,
+        expected_checksums: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         """``default_retention`` (the bucket's Object Lock default) applies when the upload named no lock mode;
-        S3 counts it from completion."""
+        S3 counts it from completion. ``expected_checksums`` (the request's x-amz-checksum-* headers) must match
+        the object's checksum of that algorithm (BadDigest); a part's checksum given in the request must match
+        the one its upload recorded (InvalidPart)."""
         try:
             upload = await self._storage.get_upload(bucket, key, upload_id)
         except NoSuchUpload:
@@ -246,7 +256,11 @@ class MultipartService:
                 raise InvalidPartOrder()
             previous = item.part_number
             part = uploaded.get(item.part_number)
-            if part is None or part.etag != item.etag.strip().strip('"'):
+            if (
+                part is None
+                or part.etag != item.etag.strip().strip('"')
+                or any(part.checksums.get(a, given) != given for a, given in item.checksums.items())
+            ):
                 raise InvalidPart(extra={"UploadId": upload_id, "PartNumber": str(item.part_number)})
             chosen.append(part)
         for part in chosen[:-1]:
@@ -264,6 +278,10 @@ class MultipartService:
             value = combined_checksum(upload.checksum_algorithm, upload.checksum_type, chosen)
             if value is not None:
                 checksums[upload.checksum_algorithm] = value
+        for algorithm, given in (expected_checksums or {}).items():
+            computed = checksums.get(algorithm)
+            if computed is not None and _bare(given) != _bare(computed):
+                raise BadDigest(f"The {algorithm.lower()} you specified did not match the calculated checksum.")
         etag = multipart_etag(chosen)
         total = sum(part.size for part in chosen)
         versioning = await bucket_versioning(self._storage, bucket)
