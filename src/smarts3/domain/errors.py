@@ -283,6 +283,11 @@ class NoSuchLifecycleConfiguration(S3Error):
     )
 
 
+class NoSuchPublicAccessBlockConfiguration(S3Error):
+    code, status = "NoSuchPublicAccessBlockConfiguration", 404
+    default_message = "The public access block configuration was not found"
+
+
 class NoSuchBucketPolicy(S3Error):
     code, status, default_message = "NoSuchBucketPolicy", 404, "The bucket policy does not exist"
 

@@ -47,6 +47,7 @@ __all__ = [
     "parse_legal_hold",
     "parse_lifecycle",
     "parse_object_lock_configuration",
+    "parse_public_access_block",
     "parse_retention",
     "parse_tagging",
     "parse_versioning",
@@ -251,6 +252,21 @@ def parse_versioning(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -> tuple[s
     if status is None and mfa_delete is None:
         raise IllegalVersioningConfigurationException("The Versioning element must be specified")
     return status, mfa_delete
+
+
+#: PublicAccessBlockConfiguration's four settings, in S3's order
+PUBLIC_ACCESS_BLOCK_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+@_guard
+def parse_public_access_block(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -> dict[str, bool]:
+    """PublicAccessBlockConfiguration (S3: PutPublicAccessBlock): each setting true/false, absent = false."""
+    root = _parse(body, "PublicAccessBlockConfiguration", max_size)
+    settings: dict[str, bool] = {}
+    for name in PUBLIC_ACCESS_BLOCK_FIELDS:
+        text = _opt_text(root, name)
+        settings[name] = False if text is None else _bool(text)
+    return settings
 
 
 # --- objects ------------------------------------------------------------------------------------------------

@@ -598,6 +598,12 @@ def delete_result(
 # --- bucket and object configuration ------------------------------------------------------------------------
 
 
+def public_access_block(settings: Mapping[str, bool]) -> bytes:
+    """GetPublicAccessBlock: the four settings, each true or false."""
+    inner = "".join(f"<{name}>{_bool(value)}</{name}>" for name, value in settings.items())
+    return _document([f"<PublicAccessBlockConfiguration{_NS}>{inner}</PublicAccessBlockConfiguration>"])
+
+
 def versioning_configuration(status: str | None, mfa_delete: str | None = None) -> bytes:
     """GetBucketVersioning: an empty element for a bucket that never had versioning."""
     inner = ""

@@ -49,6 +49,7 @@ from smarts3.entrypoints.s3 import buckets as bucket_ops
 from smarts3.entrypoints.s3 import multipart as multipart_ops
 from smarts3.entrypoints.s3 import object_lock as lock_ops
 from smarts3.entrypoints.s3 import objects as object_ops
+from smarts3.entrypoints.s3 import public_access
 from smarts3.entrypoints.s3.fast_read import try_fast_read
 from smarts3.entrypoints.s3.request import S3Request
 
@@ -91,7 +92,7 @@ _OWNER_OBJECT_SUBRESOURCES = frozenset({"acl", "tagging", "retention", "legal-ho
 _DRAIN_LIMIT = 1024 * 1024
 #: errors after which the rest of the body is not worth waiting for: close the connection (as S3 does)
 _CLOSE_AFTER = frozenset({"RequestTimeout", "IncompleteBody", "EntityTooLarge"})
-_CONFIG_KINDS = ("tagging", "cors", "lifecycle", "policy")
+_CONFIG_KINDS = ("tagging", "cors", "lifecycle", "policy", "publicAccessBlock")
 
 
 class S3Api:
@@ -247,6 +248,8 @@ class S3Api:
         except S3Error:
             acl = None
         if acl is None or not acl.startswith(b"public-read"):
+            raise AccessDenied()
+        if await public_access.ignores_public_acls(self, req.bucket):
             raise AccessDenied()
         query = req.query
         if req.method in ("GET", "HEAD"):
@@ -417,7 +420,6 @@ class S3Api:
                 "accelerate",
                 "requestPayment",
                 "ownershipControls",
-                "publicAccessBlock",
                 "analytics",
                 "inventory",
                 "metrics",
@@ -455,7 +457,6 @@ class S3Api:
                         "accelerate",
                         "requestPayment",
                         "ownershipControls",
-                        "publicAccessBlock",
                     ):
                         raise NotImplementedS3()
             req.operation = "REST.PUT.BUCKET"

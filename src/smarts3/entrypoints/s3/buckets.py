@@ -18,11 +18,13 @@ from smarts3.domain.errors import (
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
+    NoSuchPublicAccessBlockConfiguration,
     NoSuchTagSet,
     S3Error,
 )
 from smarts3.domain.services.listing import parse_max_keys
 from smarts3.domain.services.objects import DeleteRequestItem, check_version_id
+from smarts3.entrypoints.s3 import public_access
 
 if TYPE_CHECKING:
     from smarts3.entrypoints.s3.api import S3Api
@@ -298,6 +300,7 @@ _MISSING = {
     "cors": NoSuchCORSConfiguration,
     "lifecycle": NoSuchLifecycleConfiguration,
     "policy": NoSuchBucketPolicy,
+    public_access.PUBLIC_ACCESS_BLOCK_KIND: NoSuchPublicAccessBlockConfiguration,
 }
 
 
@@ -335,6 +338,9 @@ async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
             json.loads(document)
         except ValueError:
             raise MalformedXML("Policies must be valid JSON.") from None
+        await public_access.check_policy(api, req.bucket, document)
+    elif kind == public_access.PUBLIC_ACCESS_BLOCK_KIND:
+        document = s3xml.public_access_block(s3xml.parse_public_access_block(document))
     await api.buckets.put_config(req.bucket, kind, document)
     # S3 answers PutBucketPolicy and PutBucketTagging with 204 No Content, PutBucketCors/Lifecycle with 200
     return Response(status=204 if kind in ("policy", "tagging") else 200)
@@ -361,6 +367,7 @@ async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
     await api.buckets.get(req.bucket)
     await req.read_payload()
     acl = req.headers.get("x-amz-acl")
+    await public_access.check_acl(api, req.bucket, acl)
     if acl is not None:
         await api.buckets.put_config(req.bucket, "acl", acl.encode() if acl in s3xml.CANNED_GRANTS else None)
     return Response(status=200)

@@ -12,6 +12,7 @@ from smarts3.domain.errors import InvalidArgument
 from smarts3.domain.services.listing import parse_max_keys
 from smarts3.domain.services.multipart import CompletedPart, parse_part_number
 from smarts3.domain.services.objects import CopySource
+from smarts3.entrypoints.s3 import public_access
 from smarts3.entrypoints.s3.object_lock import default_retention, write_lock
 from smarts3.entrypoints.s3.objects import (
     copy_source_conditions,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 async def create_upload(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
     headers = req.headers
+    await public_access.check_acl(api, req.bucket, headers.get("x-amz-acl"))
     algorithm = headers.get("x-amz-checksum-algorithm")
     upload = await api.multipart.create(
         req.bucket,

@@ -27,6 +27,7 @@ from smarts3.domain.models import ByteRange, ObjectInfo
 from smarts3.domain.services.lifecycle import Rule, expiry
 from smarts3.domain.services.objects import CopyOptions, CopySource, check_version_id
 from smarts3.entrypoints.lifecycle_runner import LIFECYCLE_KIND, rules_from_xml
+from smarts3.entrypoints.s3 import public_access
 from smarts3.entrypoints.s3.object_lock import bypass_governance, write_lock
 
 if TYPE_CHECKING:
@@ -222,6 +223,7 @@ def _part_range(info: ObjectInfo, number: int, byte_range: ByteRange | None) -> 
 
 async def put_object(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
+    await public_access.check_acl(api, req.bucket, req.headers.get("x-amz-acl"))
     if "x-amz-copy-source" in req.headers:
         return await copy_object(api, req)
     _require_content_length(req)
@@ -397,5 +399,6 @@ async def get_object_acl(api: S3Api, req: S3Request) -> Response:
 async def put_object_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
     await req.read_payload()
+    await public_access.check_acl(api, req.bucket, req.headers.get("x-amz-acl"))
     await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
     return Response(status=200)
