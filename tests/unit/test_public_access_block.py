@@ -96,6 +96,16 @@ def test_ignore_public_acls_closes_a_public_read_bucket_to_anonymous_clients(s3:
     assert anonymous.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"hello"
 
 
+def test_ignore_public_acls_also_closes_objects_with_a_public_acl(s3: Any, anonymous: Any) -> None:
+    bucket = _bucket(s3)
+    s3.put_object(Bucket=bucket, Key="open", Body=b"o", ACL="public-read")
+    assert anonymous.get_object(Bucket=bucket, Key="open")["Body"].read() == b"o"
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=dict(ALL_OFF, IgnorePublicAcls=True)
+    )
+    assert _error(anonymous.get_object, Bucket=bucket, Key="open") == (403, "AccessDenied")
+
+
 def test_block_public_policy_refuses_a_policy_open_to_everyone(s3: Any) -> None:
     bucket = _bucket(s3)
     s3.put_public_access_block(

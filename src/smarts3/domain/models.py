@@ -64,6 +64,8 @@ class ObjectInfo:
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
     legal_hold: str | None = None
+    #: the canned ACL set on this object (x-amz-acl, PutObjectAcl); None: none was set, the bucket's decides
+    acl: str | None = None
 
     @property
     def content_type(self) -> str:
@@ -93,6 +95,7 @@ class NewObject:
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
     legal_hold: str | None = None
+    acl: str | None = None
 
 
 @attrs.frozen
@@ -133,6 +136,7 @@ class UploadInfo:
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
     legal_hold: str | None = None
+    acl: str | None = None
 
 
 @attrs.frozen

@@ -62,12 +62,37 @@ def parse_tagging_header(value: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+#: S3's canned ACLs (x-amz-acl)
+CANNED_ACLS = frozenset(
+    {
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+        "aws-exec-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+    }
+)
+
+
+def canned_acl(value: str | None) -> str | None:
+    """An x-amz-acl value (None when absent); anything but a canned ACL is InvalidArgument."""
+    if value is None:
+        return None
+    acl = value.strip().lower()
+    if acl not in CANNED_ACLS:
+        raise InvalidArgument(extra={"ArgumentName": "x-amz-acl", "ArgumentValue": value})
+    return acl
+
+
 def write_attributes(headers: Mapping[str, str], *, tags: bool = True) -> WriteAttributes:
     return WriteAttributes(
         headers=content_headers(headers),
         user_metadata=user_metadata(headers),
         storage_class=headers.get("x-amz-storage-class", "STANDARD"),
         tags=parse_tagging_header(headers.get("x-amz-tagging")) if tags else (),
+        acl=canned_acl(headers.get("x-amz-acl")),
     )
 
 

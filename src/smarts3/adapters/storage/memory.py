@@ -255,6 +255,7 @@ class MemoryStorage:
             lock_mode=new.lock_mode,
             lock_retain_until=new.lock_retain_until,
             legal_hold=new.legal_hold,
+            acl=new.acl,
         )
         bucket.set_versions(key, [_Version(info, data), *self._archive(versions, versioning)])
         return info

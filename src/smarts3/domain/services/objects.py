@@ -82,6 +82,8 @@ class WriteAttributes:
     user_metadata: Mapping[str, str] = attrs.field(factory=dict)
     storage_class: str = "STANDARD"
     tags: Tags = ()
+    #: x-amz-acl (a canned ACL), None when not sent
+    acl: str | None = None
 
 
 @attrs.frozen
@@ -267,6 +269,7 @@ class ObjectService:
                 checksum_type="FULL_OBJECT" if checksums else None,
                 storage_class=attributes.storage_class,
                 tags=attributes.tags,
+                acl=attributes.acl,
                 lock_mode=lock.mode,
                 lock_retain_until=lock.retain_until,
                 legal_hold=lock.legal_hold,
@@ -343,6 +346,7 @@ class ObjectService:
                     checksum_type="FULL_OBJECT" if checksums else None,
                     storage_class=attributes.storage_class,
                     tags=attributes.tags,
+                    acl=options.attributes.acl,  # S3 never copies the source's ACL
                     lock_mode=options.lock.mode,
                     lock_retain_until=options.lock.retain_until,
                     legal_hold=options.lock.legal_hold,
@@ -469,6 +473,10 @@ class ObjectService:
         return await self._storage.update_object(
             bucket, key, version_id, lambda info: attrs.evolve(info, tags=tags)
         )
+
+    async def put_acl(self, bucket: str, key: str, acl: str, version_id: str | None = None) -> ObjectInfo:
+        """PutObjectAcl with a canned ACL: stored on the version (checked by the caller)."""
+        return await self._storage.update_object(bucket, key, version_id, lambda info: attrs.evolve(info, acl=acl))
 
     async def delete_tags(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         return await self._storage.update_object(

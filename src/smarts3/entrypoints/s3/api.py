@@ -82,6 +82,8 @@ class CorsPolicy(Protocol):
 
 _BASE_HEADERS = [(b"server", b"smarts3")]
 _FAST_READ_METHODS = frozenset({"GET", "HEAD"})
+#: object canned ACLs that let anonymous clients read the object
+_PUBLIC_READ_ACLS = frozenset({"public-read", "public-read-write"})
 #: bucket operations an anonymous client may call on a public-read bucket: the listings, and HEAD
 _ANONYMOUS_BUCKET_READS = frozenset(
     {"REST.GET.BUCKET", "REST.GET.BUCKETVERSIONS", "REST.GET.UPLOADS", "REST.HEAD.BUCKET"}
@@ -238,11 +240,27 @@ class S3Api:
             await self._authorize_anonymous(req)
 
     async def _authorize_anonymous(self, req: S3Request) -> None:
-        if req.bucket is not None:
-            # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
-            await self.buckets.get(req.bucket)
+        """What an unsigned request may do: read an object whose own canned ACL is public; otherwise what the
+        bucket's canned ACL allows (smarts3 applies it to objects that have no ACL of their own): public-read
+        lists and reads, public-read-write also writes and deletes objects. IgnorePublicAcls turns all of that
+        off; configuration subresources stay the owner's."""
         if req.bucket is None:
             raise AccessDenied()
+        # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
+        await self.buckets.get(req.bucket)
+        query = req.query
+        object_read = (
+            req.method in ("GET", "HEAD")
+            and req.key is not None
+            and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES)
+        )
+        if object_read:
+            assert req.key is not None
+            own = await self._object_acl(req.bucket, req.key, query.get("versionId"))
+            if own is not None:
+                if own in _PUBLIC_READ_ACLS and not await public_access.ignores_public_acls(self, req.bucket):
+                    return
+                raise AccessDenied()
         try:
             acl = await self.buckets.get_config(req.bucket, "acl")
         except S3Error:
@@ -251,15 +269,12 @@ class S3Api:
             raise AccessDenied()
         if await public_access.ignores_public_acls(self, req.bucket):
             raise AccessDenied()
-        query = req.query
         if req.method in ("GET", "HEAD"):
-            # canned public-read (smarts3 applies the bucket's canned ACL to its objects too): object reads
-            # and listings; the bucket's configuration stays the owner's
-            if req.key is not None and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES):
+            if object_read:
                 return
             if req.key is None:
                 # a listing, whatever other query parameters come along (S3 ignores unknown ones, e.g. those a
-                # browser POST's success_action_redirect adds); configuration subresources stay the owner's
+                # browser POST's success_action_redirect adds)
                 self._route(req)
                 if req.operation in _ANONYMOUS_BUCKET_READS:
                     return
@@ -270,6 +285,14 @@ class S3Api:
         ):
             return  # canned public-read-write: anonymous writes and deletes of objects
         raise AccessDenied()
+
+    async def _object_acl(self, bucket: str, key: str, version_id: str | None) -> str | None:
+        """The canned ACL set on the object (None: none set, or no such object: the bucket's ACL decides)."""
+        try:
+            info, _ = await self.objects.head_object(bucket, key, version_id=version_id or None)
+        except S3Error:
+            return None
+        return info.acl
 
     async def read_verified_document(self, req: S3Request, limit: int = 2 * 1024 * 1024) -> bytes:
         """A small XML body, checked against Content-MD5 / x-amz-checksum-* (DeleteObjects requires one)."""

@@ -11,6 +11,7 @@ from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.object_headers import (
     add_object_headers,
     body_checks,
+    canned_acl,
     write_attributes,
 )
 from smarts3.adapters.http.wire import Response, http_date, xml_response
@@ -392,13 +393,22 @@ async def delete_object_tagging(api: S3Api, req: S3Request) -> Response:
 
 async def get_object_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
-    await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
-    return xml_response(s3xml.access_control_policy(api.owner_id, api.owner_name))
+    info, _ = await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
+    response = xml_response(s3xml.access_control_policy(api.owner_id, api.owner_name, info.acl))
+    _version_header(response, info)
+    return response
 
 
 async def put_object_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
     await req.read_payload()
-    await public_access.check_acl(api, req.bucket, req.headers.get("x-amz-acl"))
-    await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
-    return Response(status=200)
+    acl = canned_acl(req.headers.get("x-amz-acl"))
+    await public_access.check_acl(api, req.bucket, acl)
+    if acl is None:
+        # an AccessControlPolicy document (grants between users): one owner here, nothing to apply
+        info, _ = await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
+    else:
+        info = await api.objects.put_acl(req.bucket, req.key, acl, version_param(req))
+    response = Response(status=200)
+    _version_header(response, info)
+    return response

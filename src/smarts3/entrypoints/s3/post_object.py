@@ -24,7 +24,12 @@ from smarts3.adapters.auth.post_policy import (
     verify_post_policy,
 )
 from smarts3.adapters.http import xml as s3xml
-from smarts3.adapters.http.object_headers import content_headers, parse_tagging_header, user_metadata
+from smarts3.adapters.http.object_headers import (
+    canned_acl,
+    content_headers,
+    parse_tagging_header,
+    user_metadata,
+)
 from smarts3.adapters.http.wire import BodyStream, Response, xml_response
 from smarts3.domain.errors import (
     AccessDenied,
@@ -258,6 +263,7 @@ def _attributes(fields: Mapping[str, str]) -> WriteAttributes:
         user_metadata=user_metadata(fields),
         storage_class=fields.get("x-amz-storage-class", "STANDARD"),
         tags=tags,
+        acl=canned_acl(fields.get("acl")),
     )
 
 

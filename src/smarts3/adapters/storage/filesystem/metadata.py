@@ -76,6 +76,8 @@ def record_from_new(
     }
     if new.part_sizes:
         record["ps"] = list(new.part_sizes)
+    if new.acl is not None:
+        record["acl"] = new.acl
     return record
 
 
@@ -104,6 +106,7 @@ def record_to_info(key: str, record: dict[str, Any], *, is_latest: bool = True) 
         lock_mode=record.get("lmode"),
         lock_retain_until=None if until is None else datetime.fromisoformat(until),
         legal_hold=record.get("lhold"),
+        acl=record.get("acl"),
     )
 
 
@@ -123,6 +126,7 @@ def info_to_record(info: ObjectInfo, seq: int) -> dict[str, Any]:
             lock_mode=info.lock_mode,
             lock_retain_until=info.lock_retain_until,
             legal_hold=info.legal_hold,
+            acl=info.acl,
         ),
         size=info.size,
         now=info.last_modified,
