@@ -143,3 +143,16 @@ def test_what_counts_as_a_public_policy() -> None:
     assert not is_public_policy(policy(Principal="*", Effect="Deny"))
     assert not is_public_policy(policy(Principal={"AWS": "arn:aws:iam::1:root"}))
     assert not is_public_policy(b"not json")
+
+
+def test_policy_status_says_whether_the_buckets_policy_is_public(s3: Any) -> None:
+    bucket = _bucket(s3, ACL="public-read")
+    assert (
+        s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    )  # ACLs do not count
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [dict(statement, Principal="*")]}))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    scoped = dict(statement, Principal={"AWS": "arn:aws:iam::1:root"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [scoped]}))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False

@@ -598,6 +598,11 @@ def delete_result(
 # --- bucket and object configuration ------------------------------------------------------------------------
 
 
+def policy_status(is_public: bool) -> bytes:
+    """GetBucketPolicyStatus."""
+    return _document([f"<PolicyStatus{_NS}><IsPublic>{_bool(is_public)}</IsPublic></PolicyStatus>"])
+
+
 def public_access_block(settings: Mapping[str, bool]) -> bytes:
     """GetPublicAccessBlock: the four settings, each true or false."""
     inner = "".join(f"<{name}>{_bool(value)}</{name}>" for name, value in settings.items())

@@ -429,6 +429,9 @@ class S3Api:
             if "acl" in query:
                 req.operation = "REST.GET.ACL"
                 return bucket_ops.get_bucket_acl
+            if "policyStatus" in query:
+                req.operation = "REST.GET.POLICY_STATUS"
+                return bucket_ops.get_policy_status
             if "object-lock" in query:
                 req.operation = "REST.GET.OBJECT_LOCK_CONFIGURATION"
                 return lock_ops.get_object_lock_configuration
@@ -447,7 +450,6 @@ class S3Api:
                 "inventory",
                 "metrics",
                 "intelligent-tiering",
-                "policyStatus",
             ):
                 if name in query:
                     req.operation = f"REST.GET.{name.upper()}"

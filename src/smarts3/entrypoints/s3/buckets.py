@@ -353,6 +353,15 @@ async def delete_config(api: S3Api, req: S3Request, kind: str) -> Response:
     return Response(status=204)
 
 
+async def get_policy_status(api: S3Api, req: S3Request) -> Response:
+    """GetBucketPolicyStatus: public when the bucket's policy allows everyone without a condition (ACLs do not
+    count, as in S3); a bucket without a policy is not public."""
+    assert req.bucket is not None
+    await api.buckets.get(req.bucket)
+    document = await api.buckets.get_config(req.bucket, "policy")
+    return xml_response(s3xml.policy_status(document is not None and public_access.is_public_policy(document)))
+
+
 async def get_bucket_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
