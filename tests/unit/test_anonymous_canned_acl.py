@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smarts3.testing import RunningServer, running_server
@@ -28,19 +26,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def anonymous(server: RunningServer) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        region_name=server.region,
-        config=Config(signature_version=UNSIGNED),
-    )
+    return server.client(signature_version=UNSIGNED)
 
 
 def _denied(call: Any, **kwargs: Any) -> bool:
     try:
         call(**kwargs)
     except ClientError as error:
-        return error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        return bool(error.response["ResponseMetadata"]["HTTPStatusCode"] == 403)
     return False
 
 
@@ -149,5 +142,5 @@ def test_put_object_acl_is_stored_and_reported(server: RunningServer, anonymous:
 def test_an_unknown_canned_acl_is_invalid_argument(server: RunningServer) -> None:
     owner = _owner_and_bucket(server, "objacl-bad")
     with pytest.raises(ClientError) as refused:
-        owner.put_object(Bucket="objacl-bad", Key="k", Body=b"x", ACL="everyone-please")  # type: ignore[arg-type]
+        owner.put_object(Bucket="objacl-bad", Key="k", Body=b"x", ACL="everyone-please")
     assert refused.value.response["Error"]["Code"] == "InvalidArgument"

@@ -8,10 +8,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smarts3.entrypoints.s3.public_access import is_public_policy
@@ -38,12 +36,7 @@ def s3(server: RunningServer) -> Any:
 
 @pytest.fixture()
 def anonymous(server: RunningServer) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        region_name=server.region,
-        config=Config(signature_version=UNSIGNED),
-    )
+    return server.client(signature_version=UNSIGNED)
 
 
 def _bucket(s3: Any, **kwargs: Any) -> str:
@@ -111,22 +104,10 @@ def test_block_public_policy_refuses_a_policy_open_to_everyone(s3: Any) -> None:
     s3.put_public_access_block(
         Bucket=bucket, PublicAccessBlockConfiguration=dict(ALL_OFF, BlockPublicPolicy=True)
     )
-    public = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/*",
-            }
-        ],
-    }
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    public = {"Version": "2012-10-17", "Statement": [dict(statement, Principal="*")]}
     assert _error(s3.put_bucket_policy, Bucket=bucket, Policy=json.dumps(public)) == (403, "AccessDenied")
-    scoped = {
-        "Version": "2012-10-17",
-        "Statement": [dict(public["Statement"][0], Principal={"AWS": "arn:aws:iam::1:root"})],
-    }
+    scoped = {"Version": "2012-10-17", "Statement": [dict(statement, Principal="arn:aws:iam::1:root")]}
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(scoped))
 
 
