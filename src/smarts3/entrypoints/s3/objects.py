@@ -189,9 +189,14 @@ async def object_response(
     response.object_size = info.size
     if reader is not None:
         if length <= SMALL_BODY:
-            # one message instead of a stream: small objects are read in one go anyway (from the page cache)
+            # one message instead of a stream: small objects are read in one go anyway (from the page cache);
+            # a reader that can (the filesystem's: ``read_small``) skips the async generator, ~3 us per GET
+            read_small = getattr(reader, "read_small", None)
             try:
-                response.body = b"".join([chunk async for chunk in reader.iter_bytes(byte_range)])
+                if read_small is not None:
+                    response.body = read_small(byte_range)
+                else:
+                    response.body = b"".join([chunk async for chunk in reader.iter_bytes(byte_range)])
             finally:
                 await reader.aclose()
             if len(response.body) != length:
