@@ -73,3 +73,21 @@ def test_unknown_attribute_names_and_missing_keys_are_errors(s3: Any) -> None:
     with pytest.raises(ClientError) as missing:
         s3.get_object_attributes(Bucket=BUCKET, Key="absent", ObjectAttributes=["ETag"])
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "value"), [("x-amz-max-parts", "many"), ("x-amz-part-number-marker", "-1")]
+)
+def test_paging_headers_that_are_not_numbers_are_invalid_argument(s3: Any, header: str, value: str) -> None:
+    s3.put_object(Bucket=BUCKET, Key="p", Body=b"x")
+
+    def add_header(params: dict[str, Any], **_: Any) -> None:
+        params["headers"][header] = value
+
+    s3.meta.events.register("before-call.s3.GetObjectAttributes", add_header)
+    try:
+        with pytest.raises(ClientError) as bad:
+            s3.get_object_attributes(Bucket=BUCKET, Key="p", ObjectAttributes=["ObjectParts"])
+    finally:
+        s3.meta.events.unregister("before-call.s3.GetObjectAttributes", add_header)
+    assert bad.value.response["Error"]["Code"] == "InvalidArgument"

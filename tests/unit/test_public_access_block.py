@@ -137,3 +137,27 @@ def test_policy_status_says_whether_the_buckets_policy_is_public(s3: Any) -> Non
     scoped = dict(statement, Principal={"AWS": "arn:aws:iam::1:root"})
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [scoped]}))
     assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>",
+        b"<SomethingElse/>",
+        b"<PublicAccessBlockConfiguration>",
+    ],
+)
+def test_a_malformed_configuration_is_malformed_xml_and_stores_nothing(s3: Any, document: bytes) -> None:
+    bucket = _bucket(s3)
+
+    def replace_body(params: dict[str, Any], **_: Any) -> None:
+        params["body"] = document
+        params["headers"].pop("Content-MD5", None)
+
+    s3.meta.events.register("before-call.s3.PutPublicAccessBlock", replace_body)
+    try:
+        error = _error(s3.put_public_access_block, Bucket=bucket, PublicAccessBlockConfiguration=ALL_OFF)
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutPublicAccessBlock", replace_body)
+    assert error == (400, "MalformedXML")
+    assert _error(s3.get_public_access_block, Bucket=bucket) == (404, "NoSuchPublicAccessBlockConfiguration")

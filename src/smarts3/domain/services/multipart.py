@@ -61,6 +61,17 @@ def _bare(checksum: str) -> str:
     return value if dash and count.isdigit() else checksum.strip()
 
 
+def parse_part_number_marker(value: str | None, name: str = "part-number-marker") -> int:
+    """ListParts' part-number-marker (and GetObjectAttributes' x-amz-part-number-marker): 0 when absent."""
+    raw = (value or "0").strip() or "0"
+    if not raw.isdigit():
+        raise InvalidArgument(
+            "Provided part-number-marker not an integer or within integer range",
+            extra={"ArgumentName": name, "ArgumentValue": str(value)},
+        )
+    return int(raw)
+
+
 def parse_part_number(value: str | None) -> int:
     try:
         number = int(value or "")
@@ -282,7 +293,9 @@ class MultipartService:
         for algorithm, given in (expected_checksums or {}).items():
             computed = checksums.get(algorithm)
             if computed is not None and _bare(given) != _bare(computed):
-                raise BadDigest(f"The {algorithm.lower()} you specified did not match the calculated checksum.")
+                raise BadDigest(
+                    f"The {algorithm.lower()} you specified did not match the calculated checksum."
+                )
         etag = multipart_etag(chosen)
         total = sum(part.size for part in chosen)
         versioning = await bucket_versioning(self._storage, bucket)

@@ -8,9 +8,8 @@ from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.object_headers import body_checks, write_attributes
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain.checksums import normalize_algorithm
-from smarts3.domain.errors import InvalidArgument
 from smarts3.domain.services.listing import parse_max_keys
-from smarts3.domain.services.multipart import CompletedPart, parse_part_number
+from smarts3.domain.services.multipart import CompletedPart, parse_part_number, parse_part_number_marker
 from smarts3.domain.services.objects import CopySource
 from smarts3.entrypoints.s3 import public_access
 from smarts3.entrypoints.s3.object_lock import default_retention, write_lock
@@ -128,13 +127,7 @@ async def list_parts(api: S3Api, req: S3Request) -> Response:
     query = req.query
     upload_id = query["uploadId"]
     max_parts = parse_max_keys(query.get("max-parts"), name="max-parts")
-    marker_raw = query.get("part-number-marker", "0") or "0"
-    if not marker_raw.isdigit():
-        raise InvalidArgument(
-            "Provided part-number-marker not an integer or within integer range",
-            extra={"ArgumentName": "part-number-marker", "ArgumentValue": marker_raw},
-        )
-    marker = int(marker_raw)
+    marker = parse_part_number_marker(query.get("part-number-marker"))
     upload, parts, truncated = await api.multipart.list_parts(
         req.bucket, req.key, upload_id, marker=marker, max_parts=max_parts
     )

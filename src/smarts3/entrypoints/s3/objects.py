@@ -26,6 +26,8 @@ from smarts3.domain.errors import (
 )
 from smarts3.domain.models import ByteRange, ObjectInfo
 from smarts3.domain.services.lifecycle import Rule, expiry
+from smarts3.domain.services.listing import parse_max_keys
+from smarts3.domain.services.multipart import parse_part_number_marker
 from smarts3.domain.services.objects import CopyOptions, CopySource, check_version_id
 from smarts3.entrypoints.lifecycle_runner import LIFECYCLE_KIND, rules_from_xml
 from smarts3.entrypoints.s3 import public_access
@@ -347,26 +349,15 @@ async def get_object_attributes(api: S3Api, req: S3Request) -> Response:
             raise InvalidArgument(
                 "Invalid attribute name specified.", extra={"ArgumentName": "x-amz-object-attributes"}
             )
-    max_parts = _int_header(req, "x-amz-max-parts", 1000)
-    marker = _int_header(req, "x-amz-part-number-marker", 0)
+    max_parts = parse_max_keys(req.headers.get("x-amz-max-parts"), name="x-amz-max-parts")
+    marker = parse_part_number_marker(req.headers.get("x-amz-part-number-marker"), "x-amz-part-number-marker")
     info, _ = await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
     response = xml_response(
-        s3xml.object_attributes(info, wanted, max_parts=min(max_parts, 1000), part_number_marker=marker)
+        s3xml.object_attributes(info, wanted, max_parts=max_parts, part_number_marker=marker)
     )
     response.add("last-modified", http_date(info.last_modified))
     _version_header(response, info)
     return response
-
-
-def _int_header(req: S3Request, name: str, default: int) -> int:
-    value = req.headers.get(name)
-    if value is None:
-        return default
-    if not value.strip().isdigit():
-        raise InvalidArgument(
-            f"Invalid value for {name}", extra={"ArgumentName": name, "ArgumentValue": value}
-        )
-    return int(value)
 
 
 async def get_object_tagging(api: S3Api, req: S3Request) -> Response:

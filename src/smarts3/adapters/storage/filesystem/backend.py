@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
-from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_staged, in_thread, stream_to_temp
+from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_on_loop, in_thread, stream_to_temp
 from smarts3.adapters.storage.filesystem.durable import LoopDirSyncs
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
@@ -311,13 +311,6 @@ class FilesystemStorage:
         # a small body is written and staged right on the event loop (see bodies.py); with fsync on, both files
         # are then fsynced in one thread hop
         staged = await stream_to_temp(body, temp, prepare, inline=True)
-        if self.fsync and not staged.synced:
-            try:
-                await in_thread(_fsync_staged, staged)
-            except BaseException:
-                temp.discard()
-                fsutil.unlink_quiet(staged.path)
-                raise
 
         def commit(blocking: bool) -> Committed:
             with fsutil.disk_errors():
@@ -340,7 +333,9 @@ class FilesystemStorage:
         # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs
         on_loop = versioning is None or not self.fsync
         try:
-            done = await commit_staged(
+            if self.fsync and not staged.synced:
+                await in_thread(_fsync_staged, staged)
+            done = await commit_on_loop(
                 commit,
                 settle,
                 gate=self.locks.gate(bucket, key) if on_loop else None,

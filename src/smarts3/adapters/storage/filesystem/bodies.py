@@ -122,7 +122,7 @@ async def stream_to_temp(
         raise
 
 
-async def commit_staged(
+async def commit_on_loop(
     commit: Callable[[bool], C],
     settle: Callable[[C], None],
     *,

@@ -40,7 +40,7 @@ class KeyLocks:
     def gate(self, bucket: str, key: str) -> asyncio.Lock:
         """The stripe's asyncio lock, which event-loop code takes around its ``blocking=False`` attempts (and the
         thread fallback after one), so writers on the loop queue there instead of each falling back to a thread
-        while one holds the stripe (see bodies.stream_to_temp)."""
+        while one holds the stripe (see bodies.commit_on_loop)."""
         if self._gates is None:
             self._gates = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
         return self._gates[self._layout.lock_stripe(bucket, key)[0]]

@@ -283,11 +283,10 @@ class ObjectEngine:
             # next read pairs it with the previous sidecar, kept at "back")
             fsutil.rename_into(self.layout.tmp / aside, kp.data_s)
             return True
-        if locked:
-            # sidecar without data: the object is absent; tidy up
-            fsutil.unlink_quiet(kp.sidecar)
-            self.cache.forget(kp.sidecar_s)
-            fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
+        # sidecar without data: the object is absent; tidy up
+        fsutil.unlink_quiet(kp.sidecar)
+        self.cache.forget(kp.sidecar_s)
+        fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
         return False
 
     def _roll_forward(self, kp: KeyPaths, pending: str) -> None:
