@@ -16,7 +16,7 @@ from smarts3.domain.ports import BodyDigest
 T = TypeVar("T")
 C = TypeVar("C")
 BATCH = 1 << 20
-#: the largest body written and committed on the event loop (without fsync)
+#: the largest body written (and, without fsync, committed) on the event loop
 INLINE_MAX = 256 << 10
 
 
@@ -92,8 +92,10 @@ async def stream_to_temp(
     failure the temp is removed.
 
     A large body is written in ~1 MiB batches, each in a thread while the next one is received; its last batch,
-    the fsync and ``prepare`` share one more thread hop. With ``inline`` (no fsync), a body of at most INLINE_MAX
-    bytes is written and prepared right here on the event loop, like any file server writing to the page cache.
+    the fsync and ``prepare`` share one more thread hop (``prepare(True)``: the body is fsynced). With
+    ``inline``, a body of at most INLINE_MAX bytes is written and prepared right here on the event loop, like any
+    file server writing to the page cache, and *not* fsynced (``prepare(False)``): with fsync on, the caller
+    fsyncs it with the staged sidecar in one thread hop afterwards.
 
     Why inline: every blocking call a worker thread makes re-takes the GIL, and sixteen workers doing ~30 small
     syscalls per PUT spent most of their time in that convoy (83k context switches/s on a 4 KiB PUT load).
