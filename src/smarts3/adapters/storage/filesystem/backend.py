@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
-from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_on_loop, in_thread, stream_to_temp
-from smarts3.adapters.storage.filesystem.durable import LoopDirSyncs
+from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_on_loop, stream_to_temp
+from smarts3.adapters.storage.filesystem.durable import GroupSyncer
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
 from smarts3.adapters.storage.filesystem.multipart import Uploads
@@ -87,8 +87,8 @@ class FilesystemStorage:
         #: (bucket, kind) -> ((config dir inode, mtime_ns), document or None); see get_bucket_config
         self._config_cache: dict[tuple[str, str], tuple[tuple[int, int], bytes | None]] = {}
         self._bucket_strs_cache: dict[str, tuple[str, str]] = {}
-        #: group commit of directory fsyncs for commits made on the event loop
-        self._dir_syncs = LoopDirSyncs()
+        #: group commit of the file and directory fsyncs of commits made on the event loop (one thread)
+        self._syncer = GroupSyncer()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,6 +131,12 @@ class FilesystemStorage:
         # the lock stripes' descriptors stay open for the storage's life (locks.py); many storages come and go
         # in one test process, so give them back
         self.locks.close()
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until the fsync thread has done what it was given, including removing the files that commits
+        replaced (it removes them after answering their writers). For tests and shutdown."""
+        await asyncio.to_thread(self._syncer.close, wait=5.0)
 
     async def check_ready(self) -> None:
         await asyncio.to_thread(self._check_ready)
@@ -323,18 +329,22 @@ class FilesystemStorage:
                 engine.settle(done)
 
         async def settle_on_loop(done: Committed) -> None:
-            try:
+            if done.owed:
                 with fsutil.disk_errors():
-                    await self._dir_syncs.sync(done.owed.dirs)
-            finally:
-                for path in done.leftovers:
-                    fsutil.unlink_quiet(path)
+                    # the fsync thread removes the replaced files after the directory fsyncs
+                    await self._syncer.dirs(done.owed.dirs, then_remove=done.leftovers)
+                return
+            for path in done.leftovers:
+                fsutil.unlink_quiet(path)
 
         # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs
         on_loop = versioning is None or not self.fsync
         try:
             if self.fsync and not staged.synced:
-                await in_thread(_fsync_staged, staged)
+                # body and staged sidecar, both written on the loop: fsynced in a batch with other writers'
+                with fsutil.disk_errors():
+                    await self._syncer.files((staged.temp, staged.path))
+                staged.synced = True
             done = await commit_on_loop(
                 commit,
                 settle,
@@ -537,11 +547,3 @@ class FilesystemStorage:
 def _has_files(root: Path) -> bool:
     """Whether any non-directory entry exists below ``root`` (empty directories do not make a bucket busy)."""
     return any(files for _, _, files in os.walk(root))
-
-
-def _fsync_staged(staged: Staged) -> None:
-    """Fsync a staged commit's two files that were written on the event loop (a thread hop)."""
-    with fsutil.disk_errors():
-        fsutil.fsync_file(staged.temp)
-        fsutil.fsync_file(staged.path)
-        staged.synced = True

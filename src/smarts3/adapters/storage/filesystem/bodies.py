@@ -7,9 +7,10 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from smarts3.adapters.storage.filesystem import fsutil
+from smarts3.adapters.storage.filesystem.durable import settle_future, wait_done
 from smarts3.adapters.storage.filesystem.locks import LockBusy
 from smarts3.domain.ports import BodyDigest
 
@@ -119,7 +120,7 @@ async def stream_to_temp(
             writing = asyncio.ensure_future(asyncio.to_thread(temp.write, chunks))
     except BaseException:
         if writing is not None:
-            await _settle(writing)  # never close the file under a thread still writing to it
+            await wait_done(writing)  # never close the file under a thread still writing to it
         temp.discard()
         raise
 
@@ -159,23 +160,7 @@ def _commit_then_settle(commit: Callable[[bool], C], settle: Callable[[C], None]
 
 async def in_thread(function: Callable[..., T], *args: object) -> T:
     """``asyncio.to_thread`` whose caller, if cancelled, still waits for the thread to finish (then re-raises)."""
-    future = asyncio.ensure_future(asyncio.to_thread(function, *args))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        await _settle(future)
-        raise
-
-
-async def _settle(future: asyncio.Future[Any]) -> None:
-    """Wait until ``future`` is done, whatever it raises and even if we are cancelled meanwhile."""
-    while not future.done():
-        try:
-            await asyncio.wait({future})
-        except asyncio.CancelledError:
-            continue
-    if not future.cancelled():
-        future.exception()  # retrieved: the caller is already raising its own error
+    return await settle_future(asyncio.ensure_future(asyncio.to_thread(function, *args)))
 
 
 def _write_then(temp: TempFile, chunks: list[bytes], prepare: Callable[[bool], T]) -> T:

@@ -1,6 +1,7 @@
-"""Deferred directory fsyncs: a commit's renames happen under the key lock; the directory fsyncs that make
-them survive a power loss run after it, before the response, and are shared between concurrent writers (group
-commit).
+"""Grouped fsyncs. A commit's renames happen under the key lock; the directory fsyncs that make them survive a
+power loss run after it, before the response, and are shared between concurrent writers (group commit): in
+threads (``DirSyncs``) or, for commits made on the event loop, by one fsync thread that also fsyncs their files
+(``GroupSyncer``).
 
 Sixteen writers of one directory used to issue sixteen fsyncs of it. One fsync that *starts* after a writer's
 rename covers that writer, so a writer that finds an fsync of its directory already running waits for the next
@@ -11,10 +12,16 @@ so a power loss never leaves a name pointing at unwritten data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from smarts3.adapters.storage.filesystem import fsutil
+
+T = TypeVar("T")
 
 
 class _DirState:
@@ -67,63 +74,236 @@ class DirSyncs:
                 state.done = max(state.done, mine)
 
 
-class _LoopDirState:
-    __slots__ = ("next", "running")
+class _Job:
+    __slots__ = ("dirs", "error", "files", "future", "loop", "remove")
 
-    def __init__(self) -> None:
-        #: the fsync the next arrivals wait for (starts when the running one ends)
-        self.next: asyncio.Future[None] | None = None
-        self.running = False
+    def __init__(
+        self,
+        files: Sequence[str],
+        dirs: Sequence[str],
+        remove: Sequence[str],
+        future: asyncio.Future[None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.files = files
+        self.dirs = dirs
+        self.remove = remove
+        self.future = future
+        self.loop = loop
+        self.error: BaseException | None = None
 
 
-class LoopDirSyncs:
-    """The same group commit, coordinated on the event loop: writers whose commit ran on the loop wait on a
-    future, and one thread call fsyncs a directory for all of them. Sixteen writers each blocking a thread on a
-    condition (DirSyncs) cost a thread hop and a GIL hand-off per writer; here it is one per fsync."""
+class GroupSyncer:
+    """The fsyncs of writers whose commits run on the event loop, made by one thread in batches (group commit).
 
-    def __init__(self) -> None:
-        self._dirs: dict[str, _LoopDirState] = {}
+    A writer hands over paths and awaits a future. The thread takes every request that arrived while it was busy
+    as its next batch: it starts the writeback of all the batch's files at once (``fsutil.start_writeback``),
+    fsyncs them one by one, then fsyncs each directory the batch names once, and wakes the batch's writers with
+    one call into their loop. On ext4 the first fsync's journal commit covers the whole batch, so one thread
+    keeps up with sixteen fsyncing in parallel (bench: ~11k files/s either way).
 
-    async def sync(self, paths: list[str]) -> None:
-        """Return once an fsync of each of ``paths`` that started after this call has completed."""
-        waits = [self._next(path) for path in paths]
-        if len(waits) == 1:
-            await asyncio.shield(waits[0])
-        elif waits:
-            await asyncio.shield(asyncio.gather(*waits))
+    Why not a thread per fsync (``asyncio.to_thread``): with sixteen writers each PUT waited ~2 ms for a worker
+    to start and ~2.5 ms to be resumed after its 1.9 ms of fsyncs, the price of sixteen threads trading the GIL
+    with the event loop on two cores. Here one thread wakes per batch and one call resumes its writers.
 
-    def _next(self, path: str) -> asyncio.Future[None]:
-        state = self._dirs.get(path)
-        if state is None:
-            state = self._dirs[path] = _LoopDirState()
-        if state.next is None:
-            state.next = asyncio.get_running_loop().create_future()
-        future = state.next
-        if not state.running:
-            self._start(path, state)
-        return future
+    A directory request is served by an fsync that starts after the request (the batch is taken after it
+    arrived), which is what makes the rename before it durable. One instance per process: after a fork the
+    child starts its own thread."""
 
-    def _start(self, path: str, state: _LoopDirState) -> None:
-        future, state.next = state.next, None
-        assert future is not None
-        state.running = True
-        task = asyncio.ensure_future(asyncio.to_thread(fsutil.fsync_dir, path))
+    def __init__(self, threads: int = 1) -> None:
+        #: at most this many batches are fsynced at once
+        self.threads = threads
+        self._reset()
 
-        def done(task: asyncio.Future[None]) -> None:
-            state.running = False
-            if task.cancelled():
-                future.cancel()
-            elif (error := task.exception()) is not None:
-                future.set_exception(error)
-                future.exception()  # its waiters raise it; none left waiting must not log "never retrieved"
-            else:
-                future.set_result(None)
-            if state.next is not None:
-                self._start(path, state)
-            elif self._dirs.get(path) is state:
-                del self._dirs[path]
+    def _reset(self) -> None:
+        self._pid = fsutil.current_pid()
+        self._cond = threading.Condition(threading.Lock())
+        self._jobs: list[_Job] = []
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
 
-        task.add_done_callback(done)
+    async def files(self, paths: Sequence[str]) -> None:
+        """Return once each file at ``paths`` was fsynced (by an fsync that started after this call)."""
+        if paths:
+            await settle_future(self._submit(paths, (), ()))
+
+    async def dirs(self, paths: Sequence[str], *, then_remove: Sequence[str] = ()) -> None:
+        """Return once each directory at ``paths`` was fsynced by an fsync that started after this call. The
+        thread then removes the files ``then_remove`` (whether the fsync succeeded or not), after releasing the
+        caller: unlinking a replaced file waits for the journal, better done by this thread than by the loop."""
+        if paths or then_remove:
+            await settle_future(self._submit((), paths, then_remove))
+
+    def close(self, *, wait: float = 0.0) -> None:
+        """Let the threads end once they have served what they were given (a later request starts new ones);
+        wait up to ``wait`` seconds for that."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            deadline = time.monotonic() + wait
+            while self._threads and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+
+    def _submit(self, files: Sequence[str], dirs: Sequence[str], remove: Sequence[str]) -> asyncio.Future[None]:
+        if self._pid != fsutil.current_pid():
+            self._reset()  # forked: the parent's thread (and maybe its lock's holder) does not exist here
+        loop = asyncio.get_running_loop()
+        job = _Job(files, dirs, remove, loop.create_future(), loop)
+        with self._cond:
+            self._jobs.append(job)
+            self._closed = False
+            if self._idle:
+                self._cond.notify()
+            elif self._threads < self.threads:
+                self._threads += 1
+                threading.Thread(target=self._run, name="smarts3-fsync", daemon=True).start()
+        return job.future
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while not self._jobs:
+                    if self._closed:
+                        self._threads -= 1
+                        cond.notify_all()  # for close(wait=...)
+                        return
+                    self._idle += 1
+                    try:
+                        cond.wait()
+                    finally:
+                        self._idle -= 1
+                jobs, self._jobs = self._jobs, []
+            try:
+                _sync_batch(jobs)
+            except BaseException as exc:  # a bug must not leave writers waiting forever
+                for job in jobs:
+                    job.error = job.error or exc
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+            for job in jobs:
+                by_loop.setdefault(job.loop, []).append(job)
+            for loop, done in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_deliver, done)
+            # after the writers were released: an unlink waits for the journal like an fsync does (a separate
+            # thread for them measured slower, the GIL again)
+            for job in jobs:
+                for path in job.remove:
+                    fsutil.unlink_quiet(path)
+
+
+def _sync_batch(jobs: list[_Job]) -> None:
+    """Make every job's files and directories durable: with one ``syncfs`` per filesystem when the batch has
+    more than one path and little foreign dirty data is around (``fsutil.syncfs_ok``), else path by path."""
+    paths = sum(len(job.files) + len(job.dirs) for job in jobs)
+    if paths == 0:
+        return
+    if paths > 1 and fsutil.syncfs_ok():
+        _syncfs_batch(jobs)
+    else:
+        _fsync_each(jobs)
+
+
+def _syncfs_batch(jobs: list[_Job]) -> None:
+    # every path is opened (a missing one fails its job alone) so the batch learns which filesystems it spans
+    by_device: dict[int, tuple[int, list[_Job]]] = {}
+    try:
+        for job in jobs:
+            for path in (*job.files, *job.dirs):
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as exc:
+                    job.error = exc
+                    break
+                try:
+                    device = os.fstat(fd).st_dev
+                except OSError as exc:
+                    os.close(fd)
+                    job.error = exc
+                    break
+                if device in by_device:
+                    os.close(fd)
+                    if by_device[device][1][-1] is not job:
+                        by_device[device][1].append(job)
+                else:
+                    by_device[device] = (fd, [job])
+        for fd, members in by_device.values():
+            try:
+                fsutil.syncfs(fd)
+            except OSError as exc:
+                for job in members:
+                    job.error = job.error or exc
+    finally:
+        for fd, _ in by_device.values():
+            os.close(fd)
+
+
+def _fsync_each(jobs: list[_Job]) -> None:
+    opened: list[tuple[_Job, int]] = []
+    try:
+        for job in jobs:
+            for path in job.files:
+                try:
+                    opened.append((job, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+                except OSError as exc:
+                    job.error = exc
+                    break
+        if len(opened) > 1:
+            for _, fd in opened:
+                fsutil.start_writeback(fd)
+        for job, fd in opened:
+            if job.error is None:
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    job.error = exc
+    finally:
+        for _, fd in opened:
+            os.close(fd)
+    synced: dict[str, OSError | None] = {}
+    for job in jobs:
+        for path in job.dirs:
+            if path not in synced:
+                try:
+                    fsutil.fsync_dir(path)
+                    synced[path] = None
+                except OSError as exc:
+                    synced[path] = exc
+            error = synced[path]
+            if error is not None and job.error is None:
+                job.error = error
+
+
+def _deliver(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.error is None:
+            job.future.set_result(None)
+        else:
+            job.future.set_exception(job.error)
+
+
+async def settle_future(future: asyncio.Future[T]) -> T:
+    """Await ``future`` (work running in a thread); if we are cancelled meanwhile, still wait until it is done
+    (so the caller's clean-up never races that work), then re-raise the cancellation."""
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await wait_done(future)
+        raise
+
+
+async def wait_done(future: asyncio.Future[Any]) -> None:
+    """Wait until ``future`` is done, whatever it raises and even if we are cancelled meanwhile."""
+    while not future.done():
+        try:
+            await asyncio.wait({future})
+        except asyncio.CancelledError:
+            continue
+    if not future.cancelled():
+        future.exception()  # retrieved: the caller is already raising its own error
 
 
 class Durable:
