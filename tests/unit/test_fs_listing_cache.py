@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from smarts3.adapters.storage.filesystem import FilesystemStorage, walk
 from smarts3.domain.models import ListQuery
 from smarts3.testing.contract.helpers import put
@@ -65,9 +67,53 @@ async def test_bucket_config_cached_in_one_process_sees_another_process_change_i
     await writer.create_bucket("conf", region="us-east-1")
     await writer.put_bucket_config("conf", "versioning", b"Enabled")
     await asyncio.sleep(0.25)  # quiet long enough for the reader to cache its answer
-    assert await reader.get_bucket_config("conf", "versioning") == b"Enabled"
-    assert await reader.get_bucket_config("conf", "versioning") == b"Enabled"
+
+    async def request() -> bytes | None:  # each read is a request of its own: a task of its own
+        return await asyncio.create_task(reader.get_bucket_config("conf", "versioning"))
+
+    assert await request() == b"Enabled"
+    assert await request() == b"Enabled"
     await writer.put_bucket_config("conf", "versioning", b"Suspended")
-    assert await reader.get_bucket_config("conf", "versioning") == b"Suspended"
+    assert await request() == b"Suspended"
     await writer.put_bucket_config("conf", "versioning", None)
-    assert await reader.get_bucket_config("conf", "versioning") is None
+    assert await request() is None
+
+
+async def test_one_request_reads_several_bucket_configs_with_one_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = FilesystemStorage(tmp_path, fsync=False)
+    await storage.start()
+    await storage.create_bucket("conf", region="us-east-1")
+    await storage.put_bucket_config("conf", "versioning", b"Enabled")
+    config_dir = os.fspath(storage.layout.bucket_state("conf")) + "/config"
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if path == config_dir:
+            stats.append(config_dir)
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+
+    async def request() -> list[bytes | None]:
+        return [await storage.get_bucket_config("conf", kind) for kind in ("versioning", "object-lock", "lifecycle")]
+
+    assert await asyncio.create_task(request()) == [b"Enabled", None, None]
+    assert len(stats) == 1
+    assert await asyncio.create_task(request()) == [b"Enabled", None, None]
+    assert len(stats) == 2  # the next request looks again
+
+
+async def test_a_long_lived_task_sees_a_bucket_config_change_after_a_moment(tmp_path: Path) -> None:
+    """The lifecycle runner reads configs from one task for hours: its stat is reused for 100 ms at most."""
+    reader = FilesystemStorage(tmp_path, fsync=False)
+    writer = FilesystemStorage(tmp_path, fsync=False)
+    await reader.start()
+    await writer.start()
+    await writer.create_bucket("conf", region="us-east-1")
+    assert await reader.get_bucket_config("conf", "lifecycle") is None
+    await writer.put_bucket_config("conf", "lifecycle", b"<rules/>")
+    await asyncio.sleep(0.15)
+    assert await reader.get_bucket_config("conf", "lifecycle") == b"<rules/>"

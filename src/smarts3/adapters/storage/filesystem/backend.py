@@ -62,6 +62,7 @@ class _UtcClock:
 
 
 _CONFIG_QUIET_NS = 200_000_000
+_CONFIG_MEMO_NS = 100_000_000
 
 #: Listings are CPU-bound Python: several of them in the general I/O pool only fight over the GIL (a listing
 #: of 200 keys ran 3x slower under 16 concurrent clients). One thread keeps them off the event loop without that.
@@ -87,6 +88,8 @@ class FilesystemStorage:
         #: (bucket, kind) -> ((config dir inode, mtime_ns), document or None); see get_bucket_config
         self._config_cache: dict[tuple[str, str], tuple[tuple[int, int], bytes | None]] = {}
         self._bucket_strs_cache: dict[str, tuple[str, str]] = {}
+        #: bucket -> (task, monotonic ns, stat of its config directory): see get_bucket_config
+        self._config_stat_memo: dict[str, tuple[object, int, os.stat_result]] = {}
         #: group commit of the file and directory fsyncs of commits made on the event loop (one thread)
         self._syncer = GroupSyncer()
 
@@ -177,7 +180,10 @@ class FilesystemStorage:
             self._ensure_started()
 
     async def create_bucket(self, name: str, *, region: str, object_lock: bool = False) -> BucketInfo:
-        return await asyncio.to_thread(self._create_bucket, name, region, object_lock)
+        try:
+            return await asyncio.to_thread(self._create_bucket, name, region, object_lock)
+        finally:
+            self._config_stat_memo.pop(name, None)
 
     def _create_bucket(self, name: str, region: str, object_lock: bool) -> BucketInfo:
         self._ensure_started()
@@ -226,7 +232,10 @@ class FilesystemStorage:
 
     async def delete_bucket(self, name: str) -> None:
         self._require_bucket(name)
-        await asyncio.to_thread(self._delete_bucket, name)
+        try:
+            await asyncio.to_thread(self._delete_bucket, name)
+        finally:
+            self._config_stat_memo.pop(name, None)
 
     def _delete_bucket(self, name: str) -> None:
         layout = self.layout
@@ -247,11 +256,22 @@ class FilesystemStorage:
         strs = self._bucket_strs(name)
         if strs is None:
             raise NoSuchBucket(resource=name, extra={"BucketName": name})
-        try:
-            st = os.stat(strs[1])
-        except FileNotFoundError:
-            self._require_bucket(name)
-            return None
+        # one request reads several kinds (a PUT: versioning, object lock, lifecycle): they share the stat its
+        # first read made (same task, within 100 ms), a snapshot taken after the request began
+        task = asyncio.current_task()
+        now = time.monotonic_ns()
+        seen = self._config_stat_memo.get(name)
+        if seen is not None and task is not None and seen[0] is task and now - seen[1] < _CONFIG_MEMO_NS:
+            st = seen[2]
+        else:
+            try:
+                st = os.stat(strs[1])
+            except FileNotFoundError:
+                self._require_bucket(name)
+                return None
+            if len(self._config_stat_memo) >= 4096:
+                self._config_stat_memo.clear()
+            self._config_stat_memo[name] = (task, now, st)
         # an existing config directory stands for its bucket (delete_bucket removes the bucket's state with
         # it), saving a stat of the bucket directory on every object request
         stamp = (st.st_ino, st.st_mtime_ns)
@@ -277,6 +297,7 @@ class FilesystemStorage:
 
     def _put_bucket_config(self, name: str, kind: str, document: bytes | None) -> None:
         self._config_cache.pop((name, kind), None)
+        self._config_stat_memo.pop(name, None)
         path = self.layout.bucket_config(name, kind)
         if document is None:
             fsutil.unlink_quiet(path)
