@@ -207,61 +207,40 @@ _RENAME_EXCHANGE = 2
 _NO_EXCHANGE_ERRNOS = frozenset({errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP})
 
 
-def _load_renameat2() -> Any:
-    name = ctypes.util.find_library("c")
-    if name is None or not sys.platform.startswith("linux"):
+def _libc_function(name: str, argtypes: tuple[Any, ...]) -> Any:
+    """A libc function returning an int (errno kept), or None off Linux or where this libc lacks it."""
+    library = ctypes.util.find_library("c")
+    if library is None or not sys.platform.startswith("linux"):
         return None
     try:
-        function = ctypes.CDLL(name, use_errno=True).renameat2
+        function = getattr(ctypes.CDLL(library, use_errno=True), name)
     except (OSError, AttributeError):
-        return None  # glibc < 2.28, musl: plain replaces
-    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+        return None
+    function.argtypes = argtypes
     function.restype = ctypes.c_int
     return function
 
 
-_renameat2: Any = _load_renameat2()
-
-
-def _load_sync_file_range() -> Any:
-    name = ctypes.util.find_library("c")
-    if name is None or not sys.platform.startswith("linux"):
-        return None
+def _kernel_at_least(major: int, minor: int) -> bool:
     try:
-        function = ctypes.CDLL(name, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    function.restype = ctypes.c_int
-    return function
+        found = tuple(int(part) for part in os.uname().release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return found >= (major, minor)
 
 
-_sync_file_range: Any = _load_sync_file_range()
+#: None with glibc < 2.28 or musl: plain replaces
+_renameat2: Any = _libc_function(
+    "renameat2", (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+)
+_sync_file_range: Any = _libc_function(
+    "sync_file_range", (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+)
 _SYNC_FILE_RANGE_WRITE = 2
 
-
-def _load_syncfs() -> Any:
-    """libc's ``syncfs``, on Linux 5.8 or later only: before 5.8 it did not report writeback errors."""
-    name = ctypes.util.find_library("c")
-    if name is None or not sys.platform.startswith("linux"):
-        return None
-    try:
-        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
-    except ValueError:
-        return None
-    if (major, minor) < (5, 8):
-        return None
-    try:
-        function = ctypes.CDLL(name, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int,)
-    function.restype = ctypes.c_int
-    return function
-
-
-#: None where ``syncfs`` is missing or does not report errors (then fsyncs are made file by file)
-_syncfs: Any = _load_syncfs()
+#: None where ``syncfs`` is missing, or does not report writeback errors (before Linux 5.8): then fsyncs are made
+#: file by file
+_syncfs: Any = _libc_function("syncfs", (ctypes.c_int,)) if _kernel_at_least(5, 8) else None
 #: above this much dirty page cache (system wide), a batch is fsynced file by file: ``syncfs`` would also write
 #: out whatever other programs left dirty on the filesystem, and make our writers wait for it
 SYNCFS_DIRTY_LIMIT = 32 << 20
