@@ -13,6 +13,7 @@ import pytest
 from smarts3.adapters.storage.filesystem import FilesystemStorage, fsutil
 from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable, GroupSyncer
 from smarts3.adapters.storage.filesystem.objects import STAGED_SUFFIX
+from smarts3.domain.errors import InsufficientStorage
 from smarts3.testing.contract.helpers import get, put
 
 BUCKET = "bkt"
@@ -285,3 +286,20 @@ async def test_a_put_with_syncfs_syncs_before_the_renames_and_after_them(
     assert before == b"old" and any(name.endswith(STAGED_SUFFIX) for name in temps), seen
     assert after == b"new"
     assert await get(fs_storage_fsync, BUCKET, "a/k") == b"new"
+
+
+async def test_a_failed_syncfs_before_the_commit_stores_nothing_and_keeps_the_old_object(
+    fs_storage_fsync: FilesystemStorage, monkeypatch: pytest.MonkeyPatch, syncfs_calls: list[str]
+) -> None:
+    await put(fs_storage_fsync, BUCKET, "k", b"old")
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsutil, "syncfs", broken)
+    with pytest.raises(InsufficientStorage):
+        await put(fs_storage_fsync, BUCKET, "k", b"new")
+    monkeypatch.undo()
+    assert await get(fs_storage_fsync, BUCKET, "k") == b"old"
+    await fs_storage_fsync.drain()
+    assert os.listdir(fs_storage_fsync.layout.tmp) == []
