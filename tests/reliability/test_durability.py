@@ -23,6 +23,9 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         real(path)
 
     monkeypatch.setattr(fsutil, "fsync_dir", record)
+    # path by path, so that each directory's fsync shows (one syncfs of the whole filesystem covers them all
+    # otherwise: tests/unit/test_fs_durable.py checks that one runs after the renames)
+    monkeypatch.setattr(fsutil, "_syncfs", None)
     return calls
 
 

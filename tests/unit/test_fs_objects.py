@@ -231,12 +231,21 @@ async def test_interrupted_commit_whose_temp_is_lost_rolls_back(
             raise SystemExit("crash")
         real_rename(src, dst)  # type: ignore[arg-type]
 
+    real_exchange = fsutil.exchange_into
+
+    def crash_on_data_exchange(src: str, dst: str) -> bool:
+        if Path(str(dst)) == data_path:
+            raise SystemExit("crash")
+        return real_exchange(src, dst)
+
     os.replace = crash_on_data  # type: ignore[assignment]
+    fsutil.exchange_into = crash_on_data_exchange  # the data step where the kernel can exchange
     try:
         with pytest.raises(SystemExit):
             await put(storage, BUCKET, "k", b"new")
     finally:
         os.replace = real_rename
+        fsutil.exchange_into = real_exchange
     # the temp was discarded by the failing writer: the reader must roll back to the old metadata
     fresh = FilesystemStorage(tmp_path, fsync=False)
     info = await fresh.head_object(BUCKET, "k")

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,6 +25,7 @@ from smarts3.domain.models import ListQuery
 from smarts3.testing.contract.helpers import get, md5_hex, put
 
 BUCKET = "bkt"  # the bucket the fs_storage fixtures create
+T = TypeVar("T")
 
 #: a child process that writes "old", then dies (os._exit, no clean-up of any kind) inside the commit of "new",
 #: right before the data temp is renamed onto the plain path: after the sidecar exchange
@@ -34,17 +37,21 @@ _KILLED_WRITER = textwrap.dedent(
 
     root, fsync = sys.argv[1], sys.argv[2] == "1"
 
-    def die(source, target, real=objects.fsutil.rename_into):
-        if str(target).endswith(os.sep + "k"):
-            os._exit(7)
-        real(source, target)
+    def dying(real):
+        def die(source, target):
+            if str(target).endswith(os.sep + "k"):
+                os._exit(7)
+            return real(source, target)
+        return die
 
     async def main():
         storage = FilesystemStorage(root, fsync=fsync)
         await storage.start()
         await storage.create_bucket("bkt", region="us-east-1")
         await put(storage, "bkt", "k", b"old", user_metadata={"v": "old"})
-        objects.fsutil.rename_into = die
+        # the data step: an exchange where the kernel has one, else a rename
+        objects.fsutil.rename_into = dying(objects.fsutil.rename_into)
+        objects.fsutil.exchange_into = dying(objects.fsutil.exchange_into)
         await put(storage, "bkt", "k", b"brand new", user_metadata={"v": "new"})
 
     asyncio.run(main())
@@ -125,17 +132,20 @@ async def test_a_data_rename_that_fails_puts_the_previous_sidecar_back(
     await storage.start()
     await storage.create_bucket(BUCKET, region="us-east-1")
     await put(storage, BUCKET, "k", b"old", user_metadata={"v": "old"})
-    real = fsutil.rename_into
+    def failing(real: Callable[[str, str], T]) -> Callable[[str, str], T]:
+        def fail(source: str, target: str) -> T:
+            if str(target).endswith(os.sep + "k"):
+                raise OSError(5, "Input/output error")
+            return real(source, target)
 
-    def failing(source: str | Path, target: str | Path) -> None:
-        if str(target).endswith(os.sep + "k"):
-            raise OSError(5, "Input/output error")
-        real(source, target)
+        return fail
 
-    monkeypatch.setattr(fsutil, "rename_into", failing)
+    # the data step: an exchange where the kernel has one, else a rename
+    monkeypatch.setattr(fsutil, "rename_into", failing(fsutil.rename_into))
+    monkeypatch.setattr(fsutil, "exchange_into", failing(fsutil.exchange_into))
     with pytest.raises(Exception):  # noqa: B017 - the adapter maps EIO to InsufficientStorage
         await put(storage, BUCKET, "k", b"new", user_metadata={"v": "new"})
-    monkeypatch.setattr(fsutil, "rename_into", real)
+    monkeypatch.undo()
     info = await storage.head_object(BUCKET, "k")
     assert (info.etag, info.user_metadata) == (md5_hex(b"old"), {"v": "old"})
     assert os.listdir(_tmp(tmp_path)) == []

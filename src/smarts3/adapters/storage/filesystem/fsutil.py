@@ -298,6 +298,11 @@ def start_writeback(fd: int) -> None:
         _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure here resurfaces in the fsync
 
 
+def can_exchange() -> bool:
+    """Whether ``exchange_into`` still tries ``renameat2(RENAME_EXCHANGE)`` (not known to be unsupported)."""
+    return _renameat2 is not None
+
+
 def exchange_into(source: str, target: str) -> bool:
     """Put ``source`` at ``target`` atomically, like ``os.replace``. When ``target`` existed it is *exchanged*
     (``renameat2(RENAME_EXCHANGE)``): True, and ``source`` now names the old file, for the caller to unlink.

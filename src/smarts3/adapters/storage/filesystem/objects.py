@@ -672,7 +672,8 @@ class ObjectEngine:
 
     def _replace_data(self, temp: str, kp: KeyPaths, *, aside: str | None) -> str | None:
         """Rename ``temp`` onto the plain path (under the key lock, after the sidecar names ``temp`` pending),
-        moving the current file to ``aside`` (a name in ``tmp/`` the sidecar records) first.
+        moving the current file to ``aside`` (a name in ``tmp/`` the sidecar records) first; where the kernel
+        can, exchange the two instead (the previous data then sits at ``temp``'s name).
 
         ext4 flushes a file renamed over an existing one (``auto_da_alloc``), which made every overwrite cost
         an implicit fsync even with fsync off. Moving the old file aside first avoids that. In between the
@@ -680,6 +681,10 @@ class ObjectEngine:
         lock; after a crash there the pending temp is rolled forward, or, when it was lost, the aside file is
         moved back with the previous sidecar. Returns the aside file for the caller to unlink.
         """
+        if aside is not None and fsutil.can_exchange():
+            # one atomic exchange: the plain path is never absent, and the previous data lands at the temp's
+            # name (a crash after it leaves the sidecar matching the plain data: the commit had finished)
+            return temp if fsutil.exchange_into(temp, kp.data_s) else None
         old = aside
         if old is not None:
             try:
