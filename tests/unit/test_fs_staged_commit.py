@@ -197,3 +197,26 @@ async def test_writers_on_the_loop_queue_on_the_gate_while_a_thread_holds_the_ke
 def test_staged_names_are_recognised_as_temps() -> None:
     name = fsutil.temp_name(STAGED_SUFFIX)
     assert fsutil.temp_owner(name) == os.getpid() and name.endswith(STAGED_SUFFIX)
+
+
+async def test_an_overwrite_exchanges_the_data_so_its_path_is_never_absent(
+    fs_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the kernel can exchange, the plain file is never renamed away: the previous data ends up at the temp's
+    name (removed after the commit), so a lock-free reader always finds a file there."""
+    if not fsutil.can_exchange():
+        pytest.skip("this kernel or filesystem has no renameat2(RENAME_EXCHANGE)")
+    await put(fs_storage, BUCKET, "k", b"old")
+    kp = fs_storage.objects.paths(BUCKET, "k")
+    moved_away: list[str] = []
+    real_rename = os.rename
+
+    def spy(source: str, target: str) -> None:
+        if os.fspath(source) == kp.data_s:
+            moved_away.append(os.fspath(target))
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", spy)
+    await put(fs_storage, BUCKET, "k", b"new")
+    assert moved_away == []
+    assert await get(fs_storage, BUCKET, "k") == b"new"
