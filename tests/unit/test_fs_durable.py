@@ -303,3 +303,20 @@ async def test_a_failed_syncfs_before_the_commit_stores_nothing_and_keeps_the_ol
     assert await get(fs_storage_fsync, BUCKET, "k") == b"old"
     await fs_storage_fsync.drain()
     assert os.listdir(fs_storage_fsync.layout.tmp) == []
+
+
+async def test_syncfs_keeps_one_descriptor_per_filesystem_across_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs_calls: list[str]
+) -> None:
+    """A descriptor opened once hears of every writeback error after it was opened, even one that another
+    process has already been told of (a fresh descriptor per batch would miss those)."""
+    used: list[int] = []
+    monkeypatch.setattr(fsutil, "syncfs", used.append)
+    (tmp_path / "a").write_bytes(b"x")
+    syncs = GroupSyncer()
+    for _ in range(3):
+        await syncs.files([str(tmp_path / "a"), str(tmp_path / "a")])
+    assert len(used) == 3 and len(set(used)) == 1, used
+    syncs.close(wait=5)
+    with pytest.raises(OSError):
+        os.fstat(used[0])  # given back once the thread is done

@@ -118,6 +118,11 @@ class GroupSyncer:
         self._reset()
 
     def _reset(self) -> None:
+        for fd in getattr(self, "_fs_fds", {}).values():
+            with contextlib.suppress(OSError):
+                os.close(fd)  # after a fork: the parent's, whose error reports must stay the parent's
+        #: one open directory per filesystem, for syncfs (its errors are reported to this descriptor once)
+        self._fs_fds: dict[int, int] = {}
         self._pid = fsutil.current_pid()
         self._cond = threading.Condition(threading.Lock())
         self._jobs: list[_Job] = []
@@ -146,6 +151,10 @@ class GroupSyncer:
             deadline = time.monotonic() + wait
             while self._threads and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
+            if not self._threads:
+                fds, self._fs_fds = self._fs_fds, {}
+                for fd in fds.values():
+                    os.close(fd)
 
     def _submit(
         self, files: Sequence[str], dirs: Sequence[str], remove: Sequence[str]
@@ -180,7 +189,7 @@ class GroupSyncer:
                         self._idle -= 1
                 jobs, self._jobs = self._jobs, []
             try:
-                _sync_batch(jobs)
+                _sync_batch(jobs, self._fs_fds)
             except BaseException as exc:  # a bug must not leave writers waiting forever
                 for job in jobs:
                     job.error = job.error or exc
@@ -197,50 +206,44 @@ class GroupSyncer:
                     fsutil.unlink_quiet(path)
 
 
-def _sync_batch(jobs: list[_Job]) -> None:
+def _sync_batch(jobs: list[_Job], fs_fds: dict[int, int]) -> None:
     """Make every job's files and directories durable: with one ``syncfs`` per filesystem when the batch has
     more than one path and little foreign dirty data is around (``fsutil.syncfs_ok``), else path by path."""
     paths = sum(len(job.files) + len(job.dirs) for job in jobs)
     if paths == 0:
         return
     if paths > 1 and fsutil.syncfs_ok():
-        _syncfs_batch(jobs)
+        _syncfs_batch(jobs, fs_fds)
     else:
         _fsync_each(jobs)
 
 
-def _syncfs_batch(jobs: list[_Job]) -> None:
-    # every path is opened (a missing one fails its job alone) so the batch learns which filesystems it spans
-    by_device: dict[int, tuple[int, list[_Job]]] = {}
-    try:
-        for job in jobs:
-            for path in (*job.files, *job.dirs):
-                try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError as exc:
-                    job.error = exc
-                    break
-                try:
-                    device = os.fstat(fd).st_dev
-                except OSError as exc:
-                    os.close(fd)
-                    job.error = exc
-                    break
-                if device in by_device:
-                    os.close(fd)
-                    if by_device[device][1][-1] is not job:
-                        by_device[device][1].append(job)
-                else:
-                    by_device[device] = (fd, [job])
-        for fd, members in by_device.values():
+def _syncfs_batch(jobs: list[_Job], fs_fds: dict[int, int]) -> None:
+    # one stat per path tells its filesystem (and fails a job whose path is missing, alone); ``fs_fds`` keeps one
+    # descriptor per filesystem for syncfs, opened on a directory (an open file would keep a deleted temp alive)
+    devices: dict[str, int] = {}
+    members: dict[int, list[_Job]] = {}
+    for job in jobs:
+        for path in (*job.files, *job.dirs):
+            device = devices.get(path)
             try:
-                fsutil.syncfs(fd)
+                if device is None:
+                    device = devices[path] = os.stat(path).st_dev
+                if device not in fs_fds:
+                    where = path if path in job.dirs else os.path.dirname(path)
+                    fs_fds[device] = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as exc:
-                for job in members:
-                    job.error = job.error or exc
-    finally:
-        for fd, _ in by_device.values():
-            os.close(fd)
+                job.error = exc
+                break
+            group = members.setdefault(device, [])
+            if not group or group[-1] is not job:
+                group.append(job)
+    for device, group in members.items():
+        try:
+            fsutil.syncfs(fs_fds[device])
+        except OSError as exc:
+            for job in group:
+                job.error = job.error or exc
 
 
 def _fsync_each(jobs: list[_Job]) -> None:
