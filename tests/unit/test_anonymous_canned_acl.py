@@ -144,3 +144,23 @@ def test_an_unknown_canned_acl_is_invalid_argument(server: RunningServer) -> Non
     with pytest.raises(ClientError) as refused:
         owner.put_object(Bucket="objacl-bad", Key="k", Body=b"x", ACL="everyone-please")
     assert refused.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_anonymous_reads_may_not_override_response_headers(server: RunningServer, anonymous: Any) -> None:
+    """AWS: "Request specific response headers cannot be used for anonymous GET requests" (400)."""
+    with pytest.raises(ClientError) as caught:
+        anonymous.get_object(Bucket="read-b", Key="doc.txt", ResponseContentType="foo/bar")
+    error = caught.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (400, "InvalidRequest")
+    # a signed request may
+    got = server.client().get_object(Bucket="read-b", Key="doc.txt", ResponseContentType="foo/bar")
+    assert got["ContentType"] == "foo/bar"
+
+
+def test_with_auth_off_every_request_may_override_response_headers(tmp_path: Any) -> None:
+    with running_server(data_dir=tmp_path / "data", auth=False) as open_server:
+        s3 = open_server.client(signature_version=UNSIGNED)
+        s3.create_bucket(Bucket="open-b")
+        s3.put_object(Bucket="open-b", Key="doc.txt", Body=b"hello")
+        got = s3.get_object(Bucket="open-b", Key="doc.txt", ResponseContentType="foo/bar")
+        assert got["ContentType"] == "foo/bar"

@@ -20,6 +20,11 @@ _RESPONSE_OVERRIDES = {
     "response-content-encoding": "content-encoding",
 }
 _CHECKSUM_HEADERS: dict[str, str] = {f"x-amz-checksum-{a.lower()}": a for a in CHECKSUM_ALGORITHMS}
+
+
+def has_response_overrides(query: Mapping[str, str]) -> bool:
+    """Whether a GET/HEAD asks for ``response-*`` header overrides (which S3 refuses to anonymous requests)."""
+    return bool(query) and any(name in query for name in _RESPONSE_OVERRIDES)
 _META_PREFIX = "x-amz-meta-"
 
 

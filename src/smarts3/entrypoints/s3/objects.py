@@ -12,6 +12,7 @@ from smarts3.adapters.http.object_headers import (
     add_object_headers,
     body_checks,
     canned_acl,
+    has_response_overrides,
     write_attributes,
 )
 from smarts3.adapters.http.wire import Response, http_date, xml_response
@@ -116,6 +117,9 @@ def _require_content_length(req: S3Request) -> None:
 
 async def get_object(api: S3Api, req: S3Request, *, head: bool = False) -> Response:
     assert req.bucket is not None and req.key is not None
+    if api.auth_enabled and req.access_key is None and has_response_overrides(req.query):
+        # a public object may be read anonymously, but not with the response-* overrides (AWS: 400)
+        raise InvalidRequest("Request specific response headers cannot be used for anonymous GET requests.")
     headers = req.headers
     version_id = version_param(req)
     part_number = req.query.get("partNumber")

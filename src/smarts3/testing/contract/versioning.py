@@ -339,3 +339,5 @@ class VersioningContract(ContractBase):
         await put(storage, bucket, "k", b"x")
         page = await storage.list_versions(bucket, VersionListQuery(max_keys=0))
         assert (page.versions, page.common_prefixes) == ((), ())
+        # truncated without a next marker would send a paging client round in circles
+        assert not page.is_truncated
