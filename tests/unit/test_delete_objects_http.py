@@ -134,3 +134,46 @@ def test_malformed_content_md5_is_invalid_digest_and_deletes_nothing(
     assert response.status_code == 400
     assert "<Code>InvalidDigest</Code>" in response.text
     assert remaining(server, "digest/") == ["digest/a"]
+
+
+def test_delete_object_with_if_match_deletes_only_that_etag(server: RunningServer) -> None:
+    """DeleteObject's If-Match (S3 since 2025): 412 on another ETag (the object stays), 404 when absent."""
+    from botocore.exceptions import ClientError
+
+    s3 = server.client()
+    etag = s3.put_object(Bucket=BUCKET, Key="ifmatch-one", Body=b"v1")["ETag"]
+    with pytest.raises(ClientError) as caught:
+        s3.delete_object(Bucket=BUCKET, Key="ifmatch-one", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert caught.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert s3.get_object(Bucket=BUCKET, Key="ifmatch-one")["Body"].read() == b"v1"
+    s3.delete_object(Bucket=BUCKET, Key="ifmatch-one", IfMatch=etag)
+    with pytest.raises(ClientError) as caught:
+        s3.delete_object(Bucket=BUCKET, Key="ifmatch-one", IfMatch=etag)
+    assert caught.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_delete_object_version_with_if_match(server: RunningServer) -> None:
+    s3 = server.client()
+    s3.create_bucket(Bucket="guarded-versions")
+    s3.put_bucket_versioning(Bucket="guarded-versions", VersioningConfiguration={"Status": "Enabled"})
+    put = s3.put_object(Bucket="guarded-versions", Key="k", Body=b"v1")
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        s3.delete_object(Bucket="guarded-versions", Key="k", VersionId=put["VersionId"], IfMatch='"nope"')
+    assert caught.value.response["Error"]["Code"] == "PreconditionFailed"
+    s3.delete_object(Bucket="guarded-versions", Key="k", VersionId=put["VersionId"], IfMatch=put["ETag"])
+    assert s3.list_object_versions(Bucket="guarded-versions").get("Versions", []) == []
+
+
+def test_delete_objects_honours_each_objects_etag(server: RunningServer) -> None:
+    s3 = server.client()
+    good = s3.put_object(Bucket=BUCKET, Key="e-good", Body=b"a")["ETag"]
+    s3.put_object(Bucket=BUCKET, Key="e-bad", Body=b"b")
+    result = s3.delete_objects(
+        Bucket=BUCKET,
+        Delete={"Objects": [{"Key": "e-good", "ETag": good}, {"Key": "e-bad", "ETag": '"nope"'}]},
+    )
+    assert [d["Key"] for d in result.get("Deleted", [])] == ["e-good"]
+    assert [(e["Key"], e["Code"]) for e in result.get("Errors", [])] == [("e-bad", "PreconditionFailed")]
+    assert s3.get_object(Bucket=BUCKET, Key="e-bad")["Body"].read() == b"b"

@@ -77,13 +77,14 @@ def test_delete_keys_keep_whitespace_and_unicode_exactly() -> None:
         CLIENT.delete_objects,
         Bucket="b",
         Delete={
-            "Objects": [{"Key": k} for k in keys[:-1]] + [{"Key": "plain", "VersionId": "v1"}],
+            "Objects": [{"Key": k} for k in keys[:-1]]
+            + [{"Key": "plain", "VersionId": "v1"}, {"Key": "guarded", "ETag": '"abc"'}],
             "Quiet": True,
         },
     )
     quiet, objects = xml.parse_delete(body)
     assert quiet is True
-    assert objects == [(k, None) for k in keys[:-1]] + [("plain", "v1")]
+    assert objects == [(k, None, None) for k in keys[:-1]] + [("plain", "v1", None), ("guarded", None, '"abc"')]
 
 
 def test_complete_multipart_upload_from_boto3() -> None:
@@ -211,11 +212,11 @@ def test_object_lock_retention_legal_hold_from_boto3() -> None:
 
 
 def test_documents_without_namespace_are_accepted() -> None:
-    assert xml.parse_delete(b"<Delete><Object><Key>k</Key></Object></Delete>") == (False, [("k", None)])
+    assert xml.parse_delete(b"<Delete><Object><Key>k</Key></Object></Delete>") == (False, [("k", None, None)])
     assert xml.parse_legal_hold(b"<LegalHold><Status>ON</Status></LegalHold>") == "ON"
     assert xml.parse_delete(f"<Delete {NS}><Object><Key>k</Key></Object></Delete>".encode()) == (
         False,
-        [("k", None)],
+        [("k", None, None)],
     )
 
 
@@ -272,7 +273,7 @@ def test_oversized_body_is_refused_before_parsing() -> None:
     small = b"<Delete><Object><Key>kkkk</Key></Object></Delete>"
     with pytest.raises(MalformedXML):
         xml.parse_delete(small, max_size=10)
-    assert xml.parse_delete(small, max_size=len(small)) == (False, [("kkkk", None)])
+    assert xml.parse_delete(small, max_size=len(small)) == (False, [("kkkk", None, None)])
 
 
 def test_more_than_1000_delete_objects_is_malformed() -> None:

@@ -275,8 +275,9 @@ def parse_public_access_block(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -
 @_guard
 def parse_delete(
     body: Body, *, max_size: int = DEFAULT_MAX_BODY
-) -> tuple[bool, list[tuple[str, str | None]]]:
-    """Delete (S3: DeleteObjects) -> (quiet, [(key, version_id)]).
+) -> tuple[bool, list[tuple[str, str | None, str | None]]]:
+    """Delete (S3: DeleteObjects) -> (quiet, [(key, version_id, etag)]); ``etag``: the object's optional
+    ``ETag`` element, a condition like DeleteObject's If-Match.
 
     Keys are returned exactly as sent (whitespace and any Unicode kept; an empty Key stays "" for the domain to
     answer per key). No Object, or more than 1000, is MalformedXML.
@@ -284,11 +285,11 @@ def parse_delete(
     root = _parse(body, "Delete", max_size)
     quiet_text = _opt_text(root, "Quiet")
     quiet = False if quiet_text is None else _bool(quiet_text)
-    objects: list[tuple[str, str | None]] = []
+    objects: list[tuple[str, str | None, str | None]] = []
     for obj in _children(root, "Object"):
         if len(objects) == MAX_DELETE_OBJECTS:
             raise MalformedXML()
-        objects.append((_req_text(obj, "Key"), _opt_text(obj, "VersionId")))
+        objects.append((_req_text(obj, "Key"), _opt_text(obj, "VersionId"), _opt_text(obj, "ETag")))
     if not objects:
         raise MalformedXML()
     return quiet, objects

@@ -200,6 +200,8 @@ class CopyResult:
 class DeleteRequestItem:
     key: str
     version_id: str | None = None
+    #: the object's optional ETag element: delete only while the object has that ETag (like If-Match)
+    if_match: str | None = None
 
 
 @attrs.frozen
@@ -413,10 +415,13 @@ class ObjectService:
         condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         """DeleteObject. By version id, a version under legal hold or unexpired retention is refused
-        (AccessDenied); ``condition`` (lifecycle) sees the current object of an id-less delete."""
+        (AccessDenied). ``condition`` (If-Match, lifecycle) sees the current object of an id-less delete, under
+        the key's lock; with a version id, that version (checked just before the delete)."""
         versioning = await bucket_versioning(self._storage, bucket)
         if version_id is not None:
             await self._check_unlocked(bucket, key, version_id, bypass_governance)
+            if condition is not None:
+                await self._check_version(bucket, key, version_id, condition)
         marker_id = None
         if version_id is None:
             if versioning == "Enabled":
@@ -431,6 +436,13 @@ class ObjectService:
             marker_version_id=marker_id,
             condition=condition if version_id is None else None,
         )
+
+    async def _check_version(self, bucket: str, key: str, version_id: str, condition: WriteCondition) -> None:
+        try:
+            info: ObjectInfo | None = await self._storage.head_object(bucket, key, version_id)
+        except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
+            info = None  # absent, or a delete marker: nothing an ETag can match
+        condition(info)
 
     async def _check_unlocked(self, bucket: str, key: str, version_id: str, bypass_governance: bool) -> None:
         # Checked just before the delete rather than inside storage's lock: storage's delete condition sees
@@ -456,7 +468,11 @@ class ObjectService:
                     except InvalidArgument:
                         raise NoSuchVersion("The specified version does not exist.") from None
                 outcome = await self.delete_object(
-                    bucket, item.key, item.version_id, bypass_governance=bypass_governance
+                    bucket,
+                    item.key,
+                    item.version_id,
+                    bypass_governance=bypass_governance,
+                    condition=None if item.if_match is None else WriteConditions(if_match=item.if_match),
                 )
             except S3Error as error:
                 results.append(DeleteItemResult(key=item.key, version_id=item.version_id, error=error))

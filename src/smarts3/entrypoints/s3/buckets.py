@@ -258,7 +258,7 @@ async def delete_objects(api: S3Api, req: S3Request) -> Response:
     quiet, objects = s3xml.parse_delete(document)
     results = await api.objects.delete_objects(
         req.bucket,
-        [DeleteRequestItem(key=key, version_id=version_id) for key, version_id in objects],
+        [DeleteRequestItem(key=key, version_id=version_id, if_match=etag) for key, version_id, etag in objects],
         bypass_governance=req.headers.get("x-amz-bypass-governance-retention", "").lower() == "true",
     )
     deleted = []

@@ -326,8 +326,14 @@ async def copy_object(api: S3Api, req: S3Request) -> Response:
 
 async def delete_object(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
+    if_match = req.headers.get("if-match")
     outcome = await api.objects.delete_object(
-        req.bucket, req.key, version_param(req), bypass_governance=bypass_governance(req)
+        req.bucket,
+        req.key,
+        version_param(req),
+        bypass_governance=bypass_governance(req),
+        # delete only while the object has this ETag (S3, since 2025); 412 otherwise, 404 when there is none
+        condition=None if if_match is None else WriteConditions(if_match=if_match),
     )
     response = Response(status=204)
     if outcome.version_id is not None:
