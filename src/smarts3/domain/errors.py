@@ -64,6 +64,11 @@ class MalformedXML(S3Error):
     )
 
 
+class MalformedPolicy(S3Error):
+    code, status = "MalformedPolicy", 400
+    default_message = "Policies must be valid JSON and the first byte must be '{'"
+
+
 class InvalidDigest(S3Error):
     code, status, default_message = "InvalidDigest", 400, "The Content-MD5 you specified was invalid."
 

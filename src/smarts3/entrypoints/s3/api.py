@@ -28,6 +28,7 @@ from smarts3.adapters.http.wire import (
     parse_query,
 )
 from smarts3.adapters.observability.logging import request_id_var
+from smarts3.domain import policy
 from smarts3.domain.checksums import BodyHasher
 from smarts3.domain.errors import (
     AccessDenied,
@@ -239,6 +240,37 @@ class S3Api:
         if result.access_key is None and self.auth_enabled:
             await self._authorize_anonymous(req)
 
+    async def _policy_verdict(self, req: S3Request) -> policy.Verdict:
+        """What the bucket's policy says about this anonymous request (domain/policy.py); an Allow counts only
+        while RestrictPublicBuckets is off."""
+        assert req.bucket is not None
+        try:
+            document = await self.buckets.get_config(req.bucket, "policy")
+        except S3Error:
+            return None
+        if document is None:
+            return None
+        self._route(req)
+        action = policy.ACTIONS.get(req.operation)
+        if action is None:
+            return None
+        resource = f"arn:aws:s3:::{req.bucket}" if req.key is None else f"arn:aws:s3:::{req.bucket}/{req.key}"
+        context = {
+            "aws:SecureTransport": "true" if req.scope.get("scheme") == "https" else "false",
+            "aws:SourceIp": req.remote_addr,
+        }
+        for header, key in (("referer", "aws:Referer"), ("user-agent", "aws:UserAgent")):
+            if header in req.headers:
+                context[key] = req.headers[header]
+        if req.key is None:
+            for name in ("prefix", "delimiter", "max-keys"):
+                if name in req.query:
+                    context[f"s3:{name}"] = req.query[name]
+        verdict = policy.evaluate(document, action=action, resource=resource, context=context)
+        if verdict == "allow" and (await public_access.settings(self, req.bucket))["RestrictPublicBuckets"]:
+            return None
+        return verdict
+
     async def _authorize_anonymous(self, req: S3Request) -> None:
         """What an unsigned request may do: read an object whose own canned ACL is public; otherwise what the
         bucket's canned ACL allows (smarts3 applies it to objects that have no ACL of their own): public-read
@@ -248,6 +280,11 @@ class S3Api:
             raise AccessDenied()
         # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
         await self.buckets.get(req.bucket)
+        verdict = await self._policy_verdict(req)
+        if verdict == "deny":
+            raise AccessDenied()
+        if verdict == "allow":
+            return
         query = req.query
         object_read = (
             req.method in ("GET", "HEAD")

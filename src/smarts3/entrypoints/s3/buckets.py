@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from typing import TYPE_CHECKING
 
@@ -11,9 +10,9 @@ import attrs
 
 from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.wire import Response, xml_response
+from smarts3.domain import policy
 from smarts3.domain.errors import (
     InvalidArgument,
-    MalformedXML,
     MissingSecurityHeader,
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
@@ -258,7 +257,10 @@ async def delete_objects(api: S3Api, req: S3Request) -> Response:
     quiet, objects = s3xml.parse_delete(document)
     results = await api.objects.delete_objects(
         req.bucket,
-        [DeleteRequestItem(key=key, version_id=version_id, if_match=etag) for key, version_id, etag in objects],
+        [
+            DeleteRequestItem(key=key, version_id=version_id, if_match=etag)
+            for key, version_id, etag in objects
+        ],
         bypass_governance=req.headers.get("x-amz-bypass-governance-retention", "").lower() == "true",
     )
     deleted = []
@@ -334,10 +336,7 @@ async def put_config(api: S3Api, req: S3Request, kind: str) -> Response:
             named = [rule if rule.id else attrs.evolve(rule, id=_new_rule_id()) for rule in rules]
             document = s3xml.lifecycle_configuration(named)
     elif kind == "policy":
-        try:
-            json.loads(document)
-        except ValueError:
-            raise MalformedXML("Policies must be valid JSON.") from None
+        policy.validate(document, req.bucket)
         await public_access.check_policy(api, req.bucket, document)
     elif kind == public_access.PUBLIC_ACCESS_BLOCK_KIND:
         document = s3xml.public_access_block(s3xml.parse_public_access_block(document))

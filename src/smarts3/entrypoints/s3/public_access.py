@@ -5,7 +5,8 @@
 * IgnorePublicAcls: anonymous requests no longer get what the bucket's public canned ACL granted;
 * BlockPublicPolicy: PutBucketPolicy with a public policy (an Allow to every principal, with no condition) is
   refused with 403 AccessDenied;
-* RestrictPublicBuckets: stored and reported; smarts3 does not evaluate bucket policies, so it changes nothing.
+* RestrictPublicBuckets: a bucket policy's Allow statements no longer grant anonymous requests anything (its
+  Deny statements still apply; see ``S3Api._policy_verdict``).
 """
 
 from __future__ import annotations
