@@ -85,13 +85,13 @@ def validate(document: bytes, bucket: str) -> None:
     version = policy.get("Version")
     if version is not None and version not in _VERSIONS:
         raise MalformedPolicy(f"Invalid policy version: {version}")
-    statements = policy.get("Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not statements or not isinstance(statements, list):
+    listed = policy.get("Statement")
+    if isinstance(listed, dict):
+        listed = [listed]
+    if not listed or not isinstance(listed, list):
         raise MalformedPolicy("Missing required field Statement")
     own = f"arn:aws:s3:::{bucket}"
-    for statement in statements:
+    for statement in listed:
         if not isinstance(statement, dict):
             raise MalformedPolicy("Statement is not an object")
         if statement.get("Effect") not in ("Allow", "Deny"):
@@ -108,9 +108,8 @@ def validate(document: bytes, bucket: str) -> None:
 
 def evaluate(document: bytes, *, action: str, resource: str, context: Mapping[str, str]) -> Verdict:
     """What the policy says about an anonymous request: "deny", "allow", or None (nothing applies)."""
-    statements = _statements(document)
     verdict: Verdict = None
-    for statement in statements:
+    for statement in statements(document):
         if not _applies(statement, action, resource, context):
             continue
         if statement.get("Effect") == "Deny":
@@ -121,22 +120,23 @@ def evaluate(document: bytes, *, action: str, resource: str, context: Mapping[st
 
 
 @lru_cache(maxsize=256)
-def _statements(document: bytes) -> tuple[dict[str, Any], ...]:
+def statements(document: bytes) -> tuple[dict[str, Any], ...]:
+    """The policy's statements (objects only); none when it is not JSON."""
     try:
         policy = json.loads(document)
     except ValueError:
         return ()
-    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
-    if isinstance(statements, dict):
-        statements = [statements]
-    return tuple(statement for statement in statements if isinstance(statement, dict))
+    listed = policy.get("Statement", []) if isinstance(policy, dict) else []
+    if isinstance(listed, dict):
+        listed = [listed]
+    return tuple(statement for statement in listed if isinstance(statement, dict))
 
 
 def _applies(statement: dict[str, Any], action: str, resource: str, context: Mapping[str, str]) -> bool:
     if "NotPrincipal" in statement:
-        if _names_everyone(statement["NotPrincipal"]):
+        if names_everyone(statement["NotPrincipal"]):
             return False
-    elif not _names_everyone(statement.get("Principal")):
+    elif not names_everyone(statement.get("Principal")):
         return False
     if not _matches_field(statement, "Action", action, case_sensitive=False):
         return False
@@ -148,7 +148,8 @@ def _applies(statement: dict[str, Any], action: str, resource: str, context: Map
         return False
 
 
-def _names_everyone(principal: Any) -> bool:
+def names_everyone(principal: Any) -> bool:
+    """Whether a Principal is everyone: ``"*"`` or ``{"AWS": "*"}`` (or a list holding ``"*"``)."""
     if principal == "*":
         return True
     if isinstance(principal, dict):

@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smarts3.adapters.http import xml as s3xml
+from smarts3.domain import policy
 from smarts3.domain.errors import AccessDenied
 
 if TYPE_CHECKING:
@@ -54,23 +54,9 @@ async def ignores_public_acls(api: S3Api, bucket: str) -> bool:
 def is_public_policy(document: bytes) -> bool:
     """True when a statement allows every principal (``"*"`` or ``{"AWS": "*"}``) without any condition, the
     simplest of the cases S3 calls public."""
-    try:
-        policy = json.loads(document)
-    except ValueError:
-        return False
-    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
-    if isinstance(statements, dict):
-        statements = [statements]
-    return any(_public_statement(statement) for statement in statements if isinstance(statement, dict))
-
-
-def _public_statement(statement: dict[str, Any]) -> bool:
-    if statement.get("Effect") != "Allow" or statement.get("Condition"):
-        return False
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        aws = principal.get("AWS")
-        return aws == "*" or (isinstance(aws, list) and "*" in aws)
-    return False
+    return any(
+        statement.get("Effect") == "Allow"
+        and not statement.get("Condition")
+        and policy.names_everyone(statement.get("Principal"))
+        for statement in policy.statements(document)
+    )
