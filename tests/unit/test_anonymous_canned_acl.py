@@ -164,3 +164,29 @@ def test_with_auth_off_every_request_may_override_response_headers(tmp_path: Any
         s3.put_object(Bucket="open-b", Key="doc.txt", Body=b"hello")
         got = s3.get_object(Bucket="open-b", Key="doc.txt", ResponseContentType="foo/bar")
         assert got["ContentType"] == "foo/bar"
+
+
+def test_an_unknown_canned_acl_on_a_bucket_is_invalid_argument_and_changes_nothing(server: RunningServer) -> None:
+    owner = server.client()
+    with pytest.raises(ClientError) as caught:
+        owner.create_bucket(Bucket="acl-typo", ACL="public-ready")  # type: ignore[arg-type]
+    assert caught.value.response["Error"]["Code"] == "InvalidArgument"
+    with pytest.raises(ClientError) as caught:
+        owner.head_bucket(Bucket="acl-typo")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404  # not created
+    with pytest.raises(ClientError) as caught:
+        owner.put_bucket_acl(Bucket="read-b", ACL="public-ready")  # type: ignore[arg-type]
+    assert caught.value.response["Error"]["Code"] == "InvalidArgument"
+    grants = owner.get_bucket_acl(Bucket="read-b")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)  # still public-read
+
+
+def test_anonymous_bucket_creation_and_an_empty_authorization_header_are_access_denied(
+    server: RunningServer,
+) -> None:
+    import httpx
+
+    created = httpx.put(f"{server.endpoint_url}/anon-new-bucket")
+    assert (created.status_code, b"<Code>AccessDenied</Code>" in created.content) == (403, True)
+    empty = httpx.put(f"{server.endpoint_url}/private-b/x", content=b"x", headers={"Authorization": ""})
+    assert (empty.status_code, b"<Code>AccessDenied</Code>" in empty.content) == (403, True)

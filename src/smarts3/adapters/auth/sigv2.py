@@ -32,7 +32,6 @@ from smarts3.adapters.auth.sigv4 import (
 )
 from smarts3.domain.errors import (
     AccessDenied,
-    AuthorizationHeaderMalformed,
     InvalidAccessKeyId,
     InvalidArgument,
     SignatureDoesNotMatch,
@@ -231,8 +230,10 @@ class SigV2Verifier:
         """``Authorization: AWS AKID:base64(HMAC-SHA1(secret, StringToSign))``."""
         access_key, sep, provided = authorization[4:].strip().rpartition(":")
         if not sep or not access_key or not provided:
-            raise AuthorizationHeaderMalformed(
-                'The authorization header is malformed; expecting "AWS <AWSAccessKeyId>:<Signature>".'
+            # S3 answers a malformed SigV2 header with InvalidArgument (AuthorizationHeaderMalformed is SigV4's)
+            raise InvalidArgument(
+                "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+                extra={"ArgumentName": "Authorization", "ArgumentValue": authorization},
             )
         secret = self._secret(access_key)
         headers = req.headers

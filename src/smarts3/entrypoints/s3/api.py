@@ -276,8 +276,8 @@ class S3Api:
         bucket's canned ACL allows (smarts3 applies it to objects that have no ACL of their own): public-read
         lists and reads, public-read-write also writes and deletes objects. IgnorePublicAcls turns all of that
         off; configuration subresources stay the owner's."""
-        if req.bucket is None:
-            raise AccessDenied()
+        if req.bucket is None or (req.method == "PUT" and req.key is None and not req.query):
+            raise AccessDenied()  # ListBuckets, CreateBucket: never anonymous, whether the bucket exists or not
         # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
         await self.buckets.get(req.bucket)
         verdict = await self._policy_verdict(req)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.object_headers import canned_acl
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain import policy
 from smarts3.domain.errors import (
@@ -103,8 +104,8 @@ async def create_bucket(api: S3Api, req: S3Request) -> Response:
     document = await req.read_payload()
     location = s3xml.parse_create_bucket_configuration(document) if document.strip() else None
     object_lock = req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
+    acl = canned_acl(req.headers.get("x-amz-acl"))  # an unknown one is InvalidArgument, before anything is made
     await api.buckets.create(req.bucket, location=location, object_lock=object_lock)
-    acl = req.headers.get("x-amz-acl")
     if acl in s3xml.CANNED_GRANTS:
         await api.buckets.put_config(req.bucket, "acl", acl.encode())
     response = Response(status=200)
@@ -374,7 +375,7 @@ async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
     await req.read_payload()
-    acl = req.headers.get("x-amz-acl")
+    acl = canned_acl(req.headers.get("x-amz-acl"))  # an unknown one is InvalidArgument (and changes nothing)
     await public_access.check_acl(api, req.bucket, acl)
     if acl is not None:
         await api.buckets.put_config(req.bucket, "acl", acl.encode() if acl in s3xml.CANNED_GRANTS else None)
