@@ -186,7 +186,7 @@ def test_client_that_stops_sending_gets_request_timeout_and_nothing_is_stored(sm
 def test_default_request_timeout_lets_a_slow_client_pause(default: ServerProcess) -> None:
     with connect(default.port, timeout=10) as sock:
         sock.sendall(request_head("PUT", "/lim/paused", {"Content-Length": "900"}) + b"s" * 300)
-        time.sleep(1.5)  # longer than the small server's 1 s timeout, far below the default 60 s
+        time.sleep(1.5)  # longer than the small server's 1 s timeout, far below the default 20 s
         sock.sendall(b"s" * 600)
         assert read_response(sock).status == 200
 

@@ -30,6 +30,12 @@ def test_defaults_without_any_source() -> None:
     assert load_settings(None, {}, {}) == Settings()
 
 
+def test_a_stalled_body_times_out_before_an_sdk_gives_up_waiting() -> None:
+    """S3 answers RequestTimeout after ~20 s of silence; the SDKs wait 60 s for an answer (boto3's read_timeout):
+    the server has to speak first, or the client retries a request whose body it cannot complete."""
+    assert Settings().limits.request_timeout == 20.0
+
+
 @pytest.mark.parametrize(
     ("name", "text"),
     [

@@ -111,8 +111,9 @@ class LimitsSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     max_key_length: int = 1024
     #: S3: parts other than the last must be at least 5 MiB
     min_part_size: int = 5 * 1024 * 1024
-    #: seconds a client may stay silent mid-body before RequestTimeout
-    request_timeout: float = 60.0
+    #: seconds a client may stay silent mid-body before RequestTimeout (S3 gives up after about 20 s; it must stay
+    #: below the SDKs' 60 s read timeout, or a client with a short body times out, and retries, first)
+    request_timeout: float = 20.0
     max_header_size: int = 16 * 1024
 
 

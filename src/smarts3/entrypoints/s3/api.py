@@ -108,7 +108,7 @@ class S3Api:
         multipart: MultipartService,
         authenticator: Authenticator,
         base_domain: str = "",
-        request_timeout: float = 60.0,
+        request_timeout: float = 20.0,
         observer: RequestObserver | None = None,
         cors: CorsPolicy | None = None,
         auth_enabled: bool = True,
