@@ -190,3 +190,17 @@ def test_anonymous_bucket_creation_and_an_empty_authorization_header_are_access_
     assert (created.status_code, b"<Code>AccessDenied</Code>" in created.content) == (403, True)
     empty = httpx.put(f"{server.endpoint_url}/private-b/x", content=b"x", headers={"Authorization": ""})
     assert (empty.status_code, b"<Code>AccessDenied</Code>" in empty.content) == (403, True)
+
+
+def test_canned_acl_grants_list_the_groups_before_the_owner(server: RunningServer) -> None:
+    """The order s3-tests' canned-ACL checks (test_bucket_acl_canned...) compare grants in, pairwise."""
+    owner = server.client()
+
+    def kinds(grants: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(g["Grantee"]["Type"], g["Permission"]) for g in grants]
+
+    bucket_grants = owner.get_bucket_acl(Bucket="write-b")["Grants"]
+    assert kinds(bucket_grants) == [("Group", "READ"), ("Group", "WRITE"), ("CanonicalUser", "FULL_CONTROL")]
+    owner.put_object(Bucket="read-b", Key="acl-order.txt", Body=b"x", ACL="authenticated-read")
+    object_grants = owner.get_object_acl(Bucket="read-b", Key="acl-order.txt")["Grants"]
+    assert kinds(object_grants) == [("Group", "READ"), ("CanonicalUser", "FULL_CONTROL")]

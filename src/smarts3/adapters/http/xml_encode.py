@@ -774,7 +774,8 @@ def access_control_policy(owner_id: str, owner_name: str | None = None, canned: 
     )
     body = (
         f"<AccessControlPolicy{_NS}>{_owner(owner)}<AccessControlList>"
-        f"<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>{public}"
+        # the group grants first, then the owner's, in the order s3-tests' canned-ACL checks compare them
+        f"{public}<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
         "</AccessControlList></AccessControlPolicy>"
     )
     return (XML_DECLARATION + body).encode("utf-8")
