@@ -46,6 +46,7 @@ from smarts3.domain.services.buckets import BucketService
 from smarts3.domain.services.listing import ListingService
 from smarts3.domain.services.multipart import MultipartService
 from smarts3.domain.services.objects import ObjectService, decode_content_md5, verify_body
+from smarts3.entrypoints import memory
 from smarts3.entrypoints.s3 import buckets as bucket_ops
 from smarts3.entrypoints.s3 import multipart as multipart_ops
 from smarts3.entrypoints.s3 import object_lock as lock_ops
@@ -158,8 +159,10 @@ class S3Api:
                 response.headers.extend(await self.cors.response_headers(req))
             status, bytes_sent = await self.send_response(req, response, send)
         finally:
+            raw = req.raw_body
+            if bytes_sent + (raw.received if raw is not None else 0) >= memory.BIG_TRANSFER:
+                memory.trim_soon()
             if self.observer is not None:
-                raw = req.raw_body
                 self.observer.request_finished(
                     req,
                     status,
