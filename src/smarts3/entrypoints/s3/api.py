@@ -159,10 +159,8 @@ class S3Api:
                 response.headers.extend(await self.cors.response_headers(req))
             status, bytes_sent = await self.send_response(req, response, send)
         finally:
-            raw = req.raw_body
-            if bytes_sent + (raw.received if raw is not None else 0) >= memory.BIG_TRANSFER:
-                memory.trim_soon()
             if self.observer is not None:
+                raw = req.raw_body
                 self.observer.request_finished(
                     req,
                     status,
@@ -619,8 +617,12 @@ class S3Api:
             if response.on_close is not None:
                 await response.on_close()
             # let the connection be reused when a handler answered without reading the whole body
-            if req.raw_body is not None and response.status >= 300 and not close:
-                await req.raw_body.drain()
+            raw = req.raw_body
+            if raw is not None and response.status >= 300 and not close:
+                await raw.drain()
+            # both lanes (fast_read too) end here: after a big transfer, hand freed buffers back (memory.py)
+            if sent + (raw.received if raw is not None else 0) >= memory.BIG_TRANSFER:
+                memory.trim_soon()
         return response.status, sent
 
 

@@ -112,9 +112,7 @@ class GroupSyncer:
     which is what makes a rename made before it durable. One instance per process: after a fork the child
     starts its own thread."""
 
-    def __init__(self, threads: int = 1) -> None:
-        #: at most this many batches are fsynced at once
-        self.threads = threads
+    def __init__(self) -> None:
         self._reset()
 
     def _reset(self) -> None:
@@ -126,8 +124,8 @@ class GroupSyncer:
         self._pid = fsutil.current_pid()
         self._cond = threading.Condition(threading.Lock())
         self._jobs: list[_Job] = []
-        self._threads = 0
-        self._idle = 0
+        #: whether the thread is alive (it owns ``_fs_fds`` while it is)
+        self._running = False
         self._closed = False
 
     async def files(self, paths: Sequence[str]) -> None:
@@ -143,15 +141,15 @@ class GroupSyncer:
             await settle_future(self._submit((), paths, then_remove))
 
     def close(self, *, wait: float = 0.0) -> None:
-        """Let the threads end once they have served what they were given (a later request starts new ones);
-        wait up to ``wait`` seconds for that."""
+        """Let the thread end once it has served what it was given (a later request starts a new one); wait up
+        to ``wait`` seconds for that."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
             deadline = time.monotonic() + wait
-            while self._threads and (left := deadline - time.monotonic()) > 0:
+            while self._running and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
-            if not self._threads:
+            if not self._running:
                 fds, self._fs_fds = self._fs_fds, {}
                 for fd in fds.values():
                     os.close(fd)
@@ -166,10 +164,10 @@ class GroupSyncer:
         with self._cond:
             self._jobs.append(job)
             self._closed = False
-            if self._idle:
-                self._cond.notify()
-            elif self._threads < self.threads:
-                self._threads += 1
+            if self._running:
+                self._cond.notify_all()  # the thread, and close(wait=...) if someone waits there
+            else:
+                self._running = True
                 threading.Thread(target=self._run, name="smarts3-fsync", daemon=True).start()
         return job.future
 
@@ -179,14 +177,10 @@ class GroupSyncer:
             with cond:
                 while not self._jobs:
                     if self._closed:
-                        self._threads -= 1
+                        self._running = False
                         cond.notify_all()  # for close(wait=...)
                         return
-                    self._idle += 1
-                    try:
-                        cond.wait()
-                    finally:
-                        self._idle -= 1
+                    cond.wait()
                 jobs, self._jobs = self._jobs, []
             try:
                 _sync_batch(jobs, self._fs_fds)
