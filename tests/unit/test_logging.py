@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -14,10 +15,12 @@ from smarts3.adapters.observability.logging import (
     AccessRecord,
     access_log_enabled,
     configure_logging,
+    flush_access_log,
     format_access_json,
     format_access_s3,
     log_access,
     redact,
+    redact_request_uri,
     request_id_var,
 )
 from smarts3.entrypoints.settings import LoggingSettings
@@ -176,6 +179,62 @@ def test_access_log_shares_the_application_stream_by_default() -> None:
     log_access(record())
     (line,) = json_lines(buf)
     assert line["operation"] == "REST.PUT.OBJECT"
+
+
+def test_access_json_keeps_zeros_and_leaves_out_empty_fields() -> None:
+    data = json.loads(format_access_json(record(bytes_sent=0, total_time_ms=0.0, user_agent="", object_size=None)))
+    assert data["bytes_sent"] == 0 and data["total_time_ms"] == 0.0 and data["status"] == 200
+    assert "user_agent" not in data and "object_size" not in data and "version_id" not in data
+    assert list(data)[:3] == ["time", "request_id", "remote_addr"]  # the record's field order
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (f"GET /b/k?X-Amz-Signature={SIGNATURE}&x-id=GetObject HTTP/1.1",
+         "GET /b/k?X-Amz-Signature=[REDACTED]&x-id=GetObject HTTP/1.1"),
+        (f"GET /b/k?AWSAccessKeyId=AK&Signature={SIGNATURE}&Expires=1 HTTP/1.1",  # SigV2 presigned
+         "GET /b/k?AWSAccessKeyId=AK&Signature=[REDACTED]&Expires=1 HTTP/1.1"),
+        ("GET /b/k?x-amz-security-token=FwoGZXIvYXdzEJr&X-AMZ-SIGNATURE=abc HTTP/1.1",  # any spelling
+         "GET /b/k?x-amz-security-token=[REDACTED]&X-AMZ-SIGNATURE=[REDACTED] HTTP/1.1"),
+        (f"GET /b/k?prefix={SECRET} HTTP/1.1", "GET /b/k?prefix=[REDACTED] HTTP/1.1"),  # a configured secret
+        ("GET /b/Signature=kept-it-is-a-key HTTP/1.1", "GET /b/Signature=kept-it-is-a-key HTTP/1.1"),
+        ("PUT /b/k?uploadId=u&partNumber=1 HTTP/1.1", "PUT /b/k?uploadId=u&partNumber=1 HTTP/1.1"),
+    ],
+)
+def test_request_lines_lose_signatures_tokens_and_secrets(uri: str, expected: str) -> None:
+    assert redact_request_uri(uri, (SECRET,)) == expected
+
+
+class _CountingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def test_lines_logged_on_a_loop_share_one_record_written_within_the_batch_window() -> None:
+    buf = io.StringIO()
+    configure_logging(LoggingSettings(format="json"), stream=buf)
+    counting = _CountingHandler()
+    logging.getLogger("smarts3.access").addHandler(counting)
+    try:
+        for i in range(5):
+            log_access(record(request_id=f"R{i}", request_uri=f"GET /p/k?X-Amz-Signature={SIGNATURE} HTTP/1.1"))
+        assert buf.getvalue() == ""  # not yet: the batch window is open
+        await asyncio.sleep(0.05)
+        assert [line["request_id"] for line in json_lines(buf)] == ["R0", "R1", "R2", "R3", "R4"]
+        assert len(counting.messages) == 1 and SIGNATURE not in counting.messages[0]
+        log_access(record(request_id="R5"))
+        flush_access_log()  # shutdown writes what is pending without waiting
+        assert json_lines(buf)[-1]["request_id"] == "R5"
+        log_access(record(request_id="R6"))
+        configure_logging(LoggingSettings(access_log=False), stream=io.StringIO())  # reconfiguring writes it
+        assert json_lines(buf)[-1]["request_id"] == "R6"
+    finally:
+        logging.getLogger("smarts3.access").removeHandler(counting)
 
 
 def test_access_log_off_writes_nothing() -> None:

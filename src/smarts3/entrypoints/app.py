@@ -19,6 +19,7 @@ from litestar import Litestar, MediaType, Response, get
 from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
+from smarts3.adapters.observability.logging import flush_access_log
 from smarts3.domain.errors import S3Error
 from smarts3.domain.ports import StorageBackend
 from smarts3.domain.services.multipart import MultipartService
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await backend.close()
+            flush_access_log()  # the last requests' lines, before the loop that would write them stops
 
     app = Litestar(
         route_handlers=handlers,

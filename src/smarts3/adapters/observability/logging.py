@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.handlers
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -33,10 +35,12 @@ __all__ = [
     "TextFormatter",
     "access_log_enabled",
     "configure_logging",
+    "flush_access_log",
     "format_access_json",
     "format_access_s3",
     "log_access",
     "redact",
+    "redact_request_uri",
     "request_id_var",
 ]
 
@@ -72,7 +76,7 @@ class LoggingOptions(Protocol):
 
 # LogRecord attributes that are not "extra" fields
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "request_id", "access", "taskName", "color_message",
+    "message", "asctime", "request_id", "access", "access_lines", "taskName", "color_message",
 }
 
 
@@ -106,6 +110,35 @@ def redact(text: str, known_secrets: Iterable[str] = ()) -> str:
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+#: query parameters whose values are credentials (compared lower-cased)
+_SECRET_QUERY_PARAMS = frozenset({"signature", "x-amz-signature", "x-amz-security-token"})
+
+
+def redact_request_uri(uri: str, known_secrets: Iterable[str] = ()) -> str:
+    """``"GET /path?query HTTP/1.1"`` with signature and session-token query values and known secrets redacted.
+
+    The access log's request line is the one string every request logs; it only ever carries secrets in its
+    query, so it is redacted by parsing the query rather than with :func:`redact`'s patterns (a tenth of the
+    cost, and the access log is written once per request).
+    """
+    for secret in known_secrets:
+        if secret and secret in uri:
+            uri = uri.replace(secret, REDACTED)
+    head, question, rest = uri.partition("?")
+    if not question:
+        return uri
+    query, space, tail = rest.partition(" ")
+    lowered = query.lower()
+    if "signature=" not in lowered and "token=" not in lowered:
+        return uri
+    params = query.split("&")
+    for i, param in enumerate(params):
+        name, equals, value = param.partition("=")
+        if equals and value and name.lower() in _SECRET_QUERY_PARAMS:
+            params[i] = name + "=" + REDACTED
+    return head + "?" + "&".join(params) + space + tail
 
 
 class SecretRedactionFilter(logging.Filter):
@@ -233,18 +266,52 @@ def format_access_s3(record: AccessRecord) -> str:
     return " ".join(fields)
 
 
+class _AccessJson(msgspec.Struct, omit_defaults=True):
+    """:class:`AccessRecord` as written: the same fields in the same order, ``time`` as text, and every empty
+    field left out (defaults no real value takes keep zeros in)."""
+
+    time: str
+    request_id: str
+    remote_addr: str = ""
+    access_key: str = ""
+    operation: str = ""
+    bucket: str = ""
+    key: str = ""
+    status: int = -1
+    error_code: str = ""
+    bytes_sent: int = -1
+    object_size: int | None = None
+    total_time_ms: float = -1.0
+    turn_around_time_ms: float | None = None
+    user_agent: str = ""
+    referrer: str = ""
+    request_uri: str = ""
+    version_id: str = ""
+    bucket_owner: str = ""
+    host_id: str = ""
+    signature_version: str = ""
+    cipher_suite: str = ""
+    auth_type: str = ""
+    host_header: str = ""
+    tls_version: str = ""
+
+
+assert _AccessJson.__struct_fields__ == AccessRecord.__struct_fields__
+
 _access_encoder = msgspec.json.Encoder()
 
 
 def format_access_json(record: AccessRecord) -> str:
     """The access record as one JSON object (empty fields omitted, ``time`` as ISO 8601 UTC)."""
-    data = {k: v for k, v in msgspec.structs.asdict(record).items() if v not in ("", None)}
-    data["time"] = _iso_time(record.time)
-    return _access_encoder.encode(data).decode()
+    fields = msgspec.structs.astuple(record)
+    return _access_encoder.encode(_AccessJson(_iso_time(record.time), *fields[1:])).decode()
 
 
 class _AccessState:
     enabled = False
+    format: Literal["s3", "json"] = "json"
+    #: the configured secret keys, redacted from request lines
+    secrets: tuple[str, ...] = ()
 
 
 _access_state = _AccessState()
@@ -256,10 +323,70 @@ def access_log_enabled() -> bool:
     return _access_state.enabled
 
 
+class _PendingLines(threading.local):
+    loop: asyncio.AbstractEventLoop | None = None
+    lines: list[str] | None = None
+
+
+_pending = _PendingLines()
+
+
+#: how long a line logged on an event loop may wait for others to share its write
+ACCESS_BATCH_SECONDS = 0.005
+
+
 def log_access(record: AccessRecord) -> None:
-    """Write one access-log line (a no-op when the access log is off)."""
-    if _access_state.enabled:
-        _access_logger.info("", extra={"access": record, "request_id": record.request_id})
+    """Write one access-log line (a no-op when the access log is off).
+
+    On an event loop the line is written within :data:`ACCESS_BATCH_SECONDS`, together with every other line
+    logged meanwhile: one log record and one write for all of them, instead of a record, a filter pass and a
+    flushed write per request (through ``Logger.info`` and the pattern redaction, the access log halved the rate
+    of small GETs). The lifespan's shutdown and :func:`configure_logging` write what is pending. Called off a
+    loop, it writes at once.
+    """
+    if not _access_state.enabled:
+        return
+    if record.request_uri:
+        record.request_uri = redact_request_uri(record.request_uri, _access_state.secrets)
+    line = format_access_json(record) if _access_state.format == "json" else format_access_s3(record)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        _write_access_lines([line])
+        return
+    pending = _pending
+    lines = pending.lines
+    if lines is None or pending.loop is not loop:
+        if lines:  # left by a loop that stopped before writing them
+            _write_access_lines(lines)
+        lines = pending.lines = []
+        pending.loop = loop
+        loop.call_later(ACCESS_BATCH_SECONDS, _flush_pending)
+    lines.append(line)
+
+
+def flush_access_log() -> None:
+    """Write the lines this thread's event loop has not written yet."""
+    _flush_pending()
+
+
+def _flush_pending() -> None:
+    pending = _pending
+    lines, pending.lines, pending.loop = pending.lines, None, None
+    if lines:
+        _write_access_lines(lines)
+
+
+def _write_access_lines(lines: list[str]) -> None:
+    """One LogRecord carrying finished lines: formatters write its message as it is, redaction skips it."""
+    logger = _access_logger
+    if logger.disabled:
+        return
+    record = logger.makeRecord(
+        ACCESS_LOGGER_NAME, logging.INFO, "", 0, "\n".join(lines), (), None,
+        extra={"access_lines": True, "_smarts3_redacted": True},
+    )
+    logger.handle(record)
 
 
 # --- formatters
@@ -283,6 +410,8 @@ class JsonFormatter(logging.Formatter):
         self._encoder = msgspec.json.Encoder(enc_hook=repr)
 
     def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "access_lines", False):
+            return str(record.msg)
         access = getattr(record, "access", None)
         if isinstance(access, AccessRecord):
             return format_access_json(access) if self.access_format == "json" else format_access_s3(access)
@@ -314,6 +443,8 @@ class TextFormatter(logging.Formatter):
         self.access_format = access_format
 
     def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "access_lines", False):
+            return str(record.msg)
         access = getattr(record, "access", None)
         if isinstance(access, AccessRecord):
             return format_access_json(access) if self.access_format == "json" else format_access_s3(access)
@@ -367,6 +498,7 @@ def configure_logging(
     ``secrets`` are exact strings to redact everywhere (configured secret keys). ``stream`` replaces stderr,
     for tests.
     """
+    _flush_pending()  # lines logged under the old configuration go where it said
     known = tuple(secrets)
     redaction = SecretRedactionFilter(known)
     request_ids = _RequestIdFilter()
@@ -407,3 +539,5 @@ def configure_logging(
         access.propagate = True  # same destination as the application log
     access.disabled = not settings.access_log
     _access_state.enabled = settings.access_log
+    _access_state.secrets = redaction.known_secrets
+    _access_state.format = settings.access_log_format
