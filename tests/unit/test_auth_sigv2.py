@@ -160,3 +160,44 @@ def test_canonical_resource_keeps_only_sub_resources_sorted() -> None:
     assert canonical_resource("/b/k", q, None) == "/b/k?acl&uploads&versionId=a b"
     assert canonical_resource("/k", "", "b") == "/b/k"
     assert canonical_resource("", "", None) == "/"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def test_repeated_presigned_get_is_accepted_from_cache_until_it_expires() -> None:
+    clock = _Clock()
+    auth = Authenticator({AK: SECRET}, clock=clock)
+    req = AWSRequest("GET", _url("photo.jpg"))
+    HmacV1QueryAuth(CREDS, expires=60).add_auth(req)
+    first = auth.authenticate(view(req))
+    assert len(auth._v2._presigned) == 1
+    assert auth._v2.cached_presigned(view(req)) == first  # the second fetch skips the HMAC
+    assert auth.authenticate(view(req)) == first
+    clock.offset = timedelta(seconds=61)
+    assert auth._v2.cached_presigned(view(req)) is None
+    with pytest.raises(AccessDenied, match="Request has expired"):
+        auth.authenticate(view(req))
+
+
+def test_cached_presigned_result_covers_only_what_was_signed() -> None:
+    auth = Authenticator({AK: SECRET})
+    req = AWSRequest("GET", _url("photo.jpg"))
+    HmacV1QueryAuth(CREDS, expires=60).add_auth(req)
+    good = view(req)
+    auth.authenticate(good)
+    for tampered in (
+        view(req, headers={**good.headers, "x-amz-meta-x": "1"}),  # x-amz-* headers are signed
+        view(req, headers={**good.headers, "content-type": "text/html"}),
+        view(req, bucket_from_host="other"),  # the virtual-host bucket is part of the resource
+        view(req, method="DELETE"),
+    ):
+        assert auth._v2.cached_presigned(tampered) is None
+        with pytest.raises(SignatureDoesNotMatch):
+            auth.authenticate(tampered)
+    assert auth.authenticate(good).access_key == AK

@@ -161,6 +161,20 @@ def sign(secret: str, sts: str) -> str:
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
+_PRESIGNED_CACHE_SIZE = 2048
+
+
+def _signed_values(req: RequestView) -> tuple[str, ...]:
+    """What a SigV2 query signature covers besides method, path and query."""
+    headers = req.headers
+    return (
+        req.bucket_from_host or "",
+        headers.get("content-md5", ""),
+        headers.get("content-type", ""),
+        canonical_amz_headers(headers),
+    )
+
+
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("ascii", "replace"), b.encode("ascii", "replace"))
 
@@ -178,6 +192,8 @@ class SigV2Verifier:
         self._credentials = credentials
         self._max_skew = max_skew_seconds
         self._now = now
+        #: presigned GET/HEAD requests already verified (see cached_presigned); insertion-ordered, oldest evicted
+        self._presigned: dict[tuple[str, str, str], tuple[AuthResult, tuple[str, ...], int, str]] = {}
 
     def _secret(self, access_key: str) -> str:
         secret = self._credentials.secret_for(access_key)
@@ -276,7 +292,36 @@ class SigV2Verifier:
         # The query-auth parameters themselves are not part of the resource; canonical_resource only picks
         # sub-resources, so nothing needs removing.
         self._check(req, access_key, secret, provided, [expires])
-        return self._result(access_key, req.headers, AUTH_V2_QUERY)
+        result = self._result(access_key, req.headers, AUTH_V2_QUERY)
+        if req.method in ("GET", "HEAD"):
+            if len(self._presigned) >= _PRESIGNED_CACHE_SIZE:
+                self._presigned.pop(next(iter(self._presigned)))
+            self._presigned[(req.method, req.raw_path, req.query_string)] = (
+                result, _signed_values(req), int(expires), secret,
+            )
+        return result
+
+    def cached_presigned(self, req: RequestView) -> AuthResult | None:
+        """A presigned GET/HEAD URL that verified before, if it is the very same request and not expired.
+
+        Boto3's default presigned URL is SigV2 (``AWSAccessKeyId=..&Signature=..&Expires=..``) and is often
+        fetched many times. Its signature covers the method, the resource (raw path, sub-resources and the
+        virtual-host bucket), Content-MD5, Content-Type, Expires (in the query) and every x-amz-* header; once
+        that combination verified with a secret it verifies again until it expires. Anything else goes the full
+        way, which also produces the proper error.
+        """
+        entry = self._presigned.get((req.method, req.raw_path, req.query_string))
+        if entry is None:
+            return None
+        result, values, expires_at, secret = entry
+        if self._now() > expires_at or _signed_values(req) != values:
+            return None
+        try:
+            if self._credentials.secret_for(result.access_key or "") != secret:
+                return None
+        except Exception:
+            return None
+        return result
 
     @staticmethod
     def _result(access_key: str, headers: Mapping[str, str], auth_type: str) -> AuthResult:
