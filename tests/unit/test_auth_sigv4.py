@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarts3.adapters.auth import Authenticator, RequestView
-from smarts3.adapters.auth.sigv4 import canonical_query, canonical_uri, signing_key
+from smarts3.adapters.auth.sigv4 import canonical_query, canonical_uri, parse_authorization, signing_key
 from smarts3.domain.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
@@ -477,3 +477,21 @@ def test_every_error_is_an_s3_error() -> None:
         issubclass(cls, S3Error)
         for cls in (AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId, RequestTimeTooSkewed)
     )
+
+
+def test_authorization_heads_are_parsed_once_but_every_signature_is_its_own() -> None:
+    head = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, "
+    first, second = parse_authorization(head + "Signature=aa11"), parse_authorization(head + "Signature=bb22 ")
+    assert (first.signature, second.signature) == ("aa11", "bb22")
+    assert first.credential == second.credential and first.signed_headers == ("host", "x-amz-date")
+    # components in another order, or spaces missing, parse the same
+    reordered = parse_authorization(
+        "AWS4-HMAC-SHA256 Signature=cc33,Credential=AK/20250101/us-east-1/s3/aws4_request,SignedHeaders=host"
+    )
+    assert (reordered.signature, reordered.signed_headers) == ("cc33", ("host",))
+    bad = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature="
+    for signature in ("dd44", "dd44"):  # a malformed head fails every time, not only the first
+        with pytest.raises(AuthorizationHeaderMalformed, match='incorrect service "iam"'):
+            parse_authorization(bad + signature)
+    with pytest.raises(AuthorizationHeaderMalformed, match="three components"):
+        parse_authorization("AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, Signature=ee55")

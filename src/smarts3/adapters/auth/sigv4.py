@@ -211,6 +211,7 @@ def parse_query_params(query_string: str) -> dict[str, str]:
 
 
 # --- dates -----------------------------------------------------------------------------------------------
+@lru_cache(maxsize=256)
 def parse_amz_date(value: str) -> int | None:
     """Seconds since the epoch for an ISO 8601 basic timestamp ``YYYYMMDDTHHMMSSZ``; None if malformed."""
     m = _AMZ_DATE.match(value)
@@ -333,7 +334,27 @@ def parse_authorization(value: str) -> ParsedAuthorization:
     """Parse ``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``.
 
     S3: "Using the Authorization Header": three comma-separated components, in any order, spaces optional.
+    A client sends the same credential and signed-header list request after request with a new signature
+    at the end: that head is parsed once (cached) and only the signature is new.
     """
+    head, sep, signature = value.rpartition("Signature=")
+    if sep and signature and "," not in signature and "=" not in signature:
+        signature = signature.strip()
+        if signature:
+            known = _parse_authorization_head(head)
+            return ParsedAuthorization(
+                known.credential, known.signed_headers, known.signed_headers_text, signature
+            )
+    return _parse_authorization(value)
+
+
+@lru_cache(maxsize=256)
+def _parse_authorization_head(head: str) -> ParsedAuthorization:
+    """The Credential and SignedHeaders components (any error they have is raised, and not cached)."""
+    return _parse_authorization(head + "Signature=-")
+
+
+def _parse_authorization(value: str) -> ParsedAuthorization:
     rest = value[len(ALGORITHM) :]
     fields: dict[str, str] = {}
     for component in rest.split(","):
