@@ -84,7 +84,9 @@ class ListingService:
                     "The continuation token provided is incorrect",
                     extra={"ArgumentName": "continuation-token"},
                 )
-            after = max(decode_token(continuation_token), start_after)
+            # the token alone says where the next page starts: S3 (and MinIO, moto) ignore start-after then,
+            # and minio-py sends its token again as start-after, which no key order may compare against
+            after = decode_token(continuation_token)
         page = await self._storage.list_objects(
             bucket, ListQuery(prefix=prefix, delimiter=delimiter, start_after=after, max_keys=max_keys)
         )
