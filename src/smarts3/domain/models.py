@@ -17,6 +17,8 @@ CONTENT_HEADERS: tuple[str, ...] = (
     "content-language",
     "expires",
     "x-amz-website-redirect-location",
+    # SSE-S3 as the client asked for it (AES256 only; see adapters/http/encryption.py)
+    "x-amz-server-side-encryption",
 )
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"

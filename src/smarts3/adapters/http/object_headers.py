@@ -209,6 +209,9 @@ def _object_headers(
     redirect = stored.get("x-amz-website-redirect-location")
     if redirect:
         add((b"x-amz-website-redirect-location", redirect.encode("latin-1", "replace")))
+    sse = stored.get("x-amz-server-side-encryption")
+    if sse:
+        add((b"x-amz-server-side-encryption", sse.encode("latin-1", "replace")))
     for name, value in info.user_metadata.items():
         add(((_META_PREFIX + name).encode("latin-1", "replace"), value.encode("latin-1", "replace")))
     if info.version_id is not None:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from smarts3.adapters.auth import Authenticator, RequestView, decode_body
 from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.encryption import check_encryption_headers
 from smarts3.adapters.http.object_headers import body_checks
 from smarts3.adapters.http.wire import (
     BodyStream,
@@ -376,6 +377,8 @@ class S3Api:
                 pass
             raise
         handler = self._route(req)
+        if req.key is not None:
+            check_encryption_headers(req.headers)
         return await handler(self, req)
 
     def _route(self, req: S3Request) -> Handler:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.encryption import add_encryption_header
 from smarts3.adapters.http.object_headers import body_checks, write_attributes
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain.checksums import normalize_algorithm
@@ -39,6 +40,7 @@ async def create_upload(api: S3Api, req: S3Request) -> Response:
         lock=await write_lock(api, req),
     )
     response = xml_response(s3xml.initiate_multipart_upload(req.bucket, req.key, upload.upload_id))
+    add_encryption_header(response, headers)
     if upload.checksum_algorithm:
         response.add("x-amz-checksum-algorithm", upload.checksum_algorithm)
     if upload.checksum_type:
@@ -113,6 +115,7 @@ async def complete_upload(api: S3Api, req: S3Request) -> Response:
         )
     )
     written_version_header(response, info.version_id)
+    add_encryption_header(response, info.headers)
     return response
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.encryption import add_encryption_header
 from smarts3.adapters.http.object_headers import (
     add_object_headers,
     body_checks,
@@ -252,6 +253,7 @@ async def put_object(api: S3Api, req: S3Request) -> Response:
     response = Response(status=200)
     response.add("etag", info.quoted_etag)
     written_version_header(response, info.version_id)
+    add_encryption_header(response, info.headers)
     await _expiration_header(api, req.bucket, info, response)
     for algorithm, value in info.checksums.items():
         response.add(f"x-amz-checksum-{algorithm.lower()}", value)
@@ -319,6 +321,7 @@ async def copy_object(api: S3Api, req: S3Request) -> Response:
         s3xml.copy_object_result(etag=info.etag, last_modified=info.last_modified, checksums=info.checksums)
     )
     written_version_header(response, info.version_id)
+    add_encryption_header(response, info.headers)
     if result.source_version_id is not None:
         response.add("x-amz-copy-source-version-id", result.source_version_id)
     return response
