@@ -27,6 +27,7 @@ from smarts3.adapters.http.wire import (
     host_id,
     new_request_id,
     parse_query,
+    xml_response,
 )
 from smarts3.adapters.observability.logging import request_id_var
 from smarts3.domain import policy
@@ -479,14 +480,15 @@ class S3Api:
             if "encryption" in query:
                 req.operation = "REST.GET.ENCRYPTION"
                 return _missing(_NoEncryption)
+            for name, missing in _UNCONFIGURED.items():
+                if name in query:
+                    req.operation = f"REST.GET.{name.upper()}"
+                    return _missing(missing)
+            for name, document in _DEFAULT_DOCUMENTS.items():
+                if name in query:
+                    req.operation = f"REST.GET.{name.upper()}"
+                    return _default_document(document)
             for name in (
-                "website",
-                "replication",
-                "notification",
-                "logging",
-                "accelerate",
-                "requestPayment",
-                "ownershipControls",
                 "analytics",
                 "inventory",
                 "metrics",
@@ -670,6 +672,48 @@ def _config_handler(fn: Callable[[S3Api, S3Request, str], Awaitable[Response]], 
 class _NoEncryption(S3Error):
     code, status = "ServerSideEncryptionConfigurationNotFoundError", 404
     default_message = "The server side encryption configuration was not found"
+
+
+class _NoWebsite(S3Error):
+    code, status = "NoSuchWebsiteConfiguration", 404
+    default_message = "The specified bucket does not have a website configuration"
+
+
+class _NoReplication(S3Error):
+    code, status = "ReplicationConfigurationNotFoundError", 404
+    default_message = "The replication configuration was not found"
+
+
+class _NoOwnershipControls(S3Error):
+    code, status = "OwnershipControlsNotFoundError", 404
+    default_message = "The bucket ownership controls were not found"
+
+
+#: bucket configurations smarts3 does not support: reading one answers what S3 answers for a bucket without it
+#: (tools that read every configuration of a bucket, Terraform's refresh for one, expect these, not 501)
+_UNCONFIGURED: dict[str, type[S3Error]] = {
+    "website": _NoWebsite,
+    "replication": _NoReplication,
+    "ownershipControls": _NoOwnershipControls,
+}
+_XMLNS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
+_DEFAULT_DOCUMENTS: dict[str, bytes] = {
+    "notification": f"<NotificationConfiguration {_XMLNS}/>".encode(),
+    "logging": f"<BucketLoggingStatus {_XMLNS}/>".encode(),
+    "accelerate": f"<AccelerateConfiguration {_XMLNS}/>".encode(),
+    "requestPayment": (
+        f"<RequestPaymentConfiguration {_XMLNS}><Payer>BucketOwner</Payer></RequestPaymentConfiguration>"
+    ).encode(),
+}
+
+
+def _default_document(document: bytes) -> Handler:
+    async def handler(api: S3Api, req: S3Request) -> Response:
+        assert req.bucket is not None
+        await api.buckets.get(req.bucket)
+        return xml_response(b'<?xml version="1.0" encoding="UTF-8"?>\n' + document)
+
+    return handler
 
 
 def _missing(error: type[S3Error]) -> Handler:

@@ -1,6 +1,9 @@
-"""Server-side encryption headers over real HTTP: SSE-S3 (AES256) is accepted, recorded and answered as S3 does;
-SSE-C and SSE-KMS are refused with 501 rather than storing in the clear what a client asked to have encrypted;
-any other algorithm is 400 InvalidArgument."""
+"""Features smarts3 does not provide, over real HTTP, answered the way S3 clients can live with.
+
+Server-side encryption: SSE-S3 (AES256) is accepted, recorded and answered as S3 does; SSE-C and SSE-KMS are
+refused with 501 rather than storing in the clear what a client asked to have encrypted; any other algorithm is
+400 InvalidArgument. Bucket configurations smarts3 has no use for (notification, logging, website...) read as
+they read on a bucket that never had them."""
 
 from __future__ import annotations
 
@@ -111,3 +114,24 @@ def test_an_unknown_algorithm_is_invalid_argument(client: Any, bucket: str) -> N
     assert _code(refused) == (400, "InvalidArgument")
     assert refused.value.response["Error"]["ArgumentName"] == "x-amz-server-side-encryption"
     assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+
+
+def test_reading_unsupported_bucket_configurations_answers_as_for_a_bucket_without_them(
+    client: Any, bucket: str
+) -> None:
+    """What S3 answers for a bucket that never had these set (Terraform and other tools read them all)."""
+    assert client.get_bucket_notification_configuration(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert "LoggingEnabled" not in client.get_bucket_logging(Bucket=bucket)
+    assert "Status" not in client.get_bucket_accelerate_configuration(Bucket=bucket)
+    assert client.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    for call, code in (
+        (client.get_bucket_website, "NoSuchWebsiteConfiguration"),
+        (client.get_bucket_replication, "ReplicationConfigurationNotFoundError"),
+        (client.get_bucket_ownership_controls, "OwnershipControlsNotFoundError"),
+    ):
+        with pytest.raises(ClientError) as missing:
+            call(Bucket=bucket)
+        assert _code(missing) == (404, code)
+    with pytest.raises(ClientError) as no_bucket:
+        client.get_bucket_request_payment(Bucket=bucket + "-absent")
+    assert _code(no_bucket) == (404, "NoSuchBucket")
