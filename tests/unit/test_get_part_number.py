@@ -61,6 +61,12 @@ def test_head_with_part_number_describes_that_part(s3: Any) -> None:
     assert response["PartsCount"] == 3
 
 
+def test_parts_count_is_sent_only_to_requests_that_name_a_part(s3: Any) -> None:
+    assert "PartsCount" not in s3.head_object(Bucket="parts", Key="mp")
+    assert "PartsCount" not in s3.get_object(Bucket="parts", Key="mp")
+    assert "PartsCount" not in s3.head_object(Bucket="parts", Key="plain", PartNumber=1)
+
+
 def test_part_number_past_the_last_part_is_invalid_part_number(s3: Any) -> None:
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket="parts", Key="mp", PartNumber=4)

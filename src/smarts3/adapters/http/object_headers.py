@@ -220,8 +220,6 @@ def _object_headers(
         add((b"x-amz-storage-class", info.storage_class.encode("latin-1")))
     if include_tag_count and info.tags:
         add((b"x-amz-tagging-count", str(len(info.tags)).encode("latin-1")))
-    if info.parts_count:
-        add((b"x-amz-mp-parts-count", str(info.parts_count).encode("latin-1")))
     if info.lock_mode:
         add((b"x-amz-object-lock-mode", info.lock_mode.encode("latin-1")))
     if info.lock_retain_until is not None:

@@ -187,6 +187,10 @@ async def object_response(
     )
     if version_id is None:
         await _expiration_header(api, bucket, info, response)
+    if info.parts_count and "partNumber" in query:
+        # S3 sends PartsCount only to a request that names a part (HeadObject, GetObject: "only returned if
+        # you specify partNumber in your request and the object was uploaded as a multipart upload")
+        response.add("x-amz-mp-parts-count", str(info.parts_count))
     if byte_range is not None:
         response.add("content-range", f"bytes {byte_range.start}-{byte_range.end}/{info.size}")
         length = byte_range.length
