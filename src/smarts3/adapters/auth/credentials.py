@@ -36,6 +36,15 @@ class StaticCredentials:
         return f"StaticCredentials(<{len(self._table)} keys>)"
 
 
+def still_valid(store: CredentialStore, access_key: str | None, secret: str) -> bool:
+    """Whether ``access_key`` still has ``secret`` (a cached verification is void once a secret rotates or a key
+    is removed; a store that fails to answer voids it too)."""
+    try:
+        return store.secret_for(access_key or "") == secret
+    except Exception:
+        return False
+
+
 def as_store(credentials: Mapping[str, str] | CredentialStore) -> CredentialStore:
     """Accept either a plain mapping or a store, return a store."""
     if isinstance(credentials, Mapping):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 from urllib.parse import unquote
 
-from smarts3.adapters.auth.credentials import CredentialStore
+from smarts3.adapters.auth.credentials import CredentialStore, still_valid
 from smarts3.adapters.auth.request import (
     AUTH_V2_HEADER,
     AUTH_V2_QUERY,
@@ -316,12 +316,7 @@ class SigV2Verifier:
         result, values, expires_at, secret = entry
         if self._now() > expires_at or _signed_values(req) != values:
             return None
-        try:
-            if self._credentials.secret_for(result.access_key or "") != secret:
-                return None
-        except Exception:
-            return None
-        return result
+        return result if still_valid(self._credentials, result.access_key, secret) else None
 
     @staticmethod
     def _result(access_key: str, headers: Mapping[str, str], auth_type: str) -> AuthResult:

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 
 import attrs
 
-from smarts3.adapters.auth.credentials import CredentialStore
+from smarts3.adapters.auth.credentials import CredentialStore, still_valid
 from smarts3.adapters.auth.request import (
     AUTH_V4_HEADER,
     AUTH_V4_QUERY,
@@ -644,12 +644,7 @@ class SigV4Verifier:
             return None
         if tuple(req.headers.get(name, req.host if name == "host" else "") for name in names) != values:
             return None
-        try:
-            if self._credentials.secret_for(result.access_key or "") != secret:
-                return None
-        except Exception:
-            return None
-        return result
+        return result if still_valid(self._credentials, result.access_key, secret) else None
 
 
 _PRESIGNED_CACHE_SIZE = 2048
