@@ -21,6 +21,7 @@ from smarts3.testing.contract.helpers import (
     get,
     md5_build,
     part_build,
+    put,
     put_part,
     upload_info,
 )
@@ -128,12 +129,14 @@ async def test_complete_racing_abort_and_complete_is_all_or_nothing(storage: Fil
         assert await storage.list_uploads(BUCKET) == []
 
 
-async def test_delete_bucket_refuses_while_an_upload_is_in_progress(storage: FilesystemStorage) -> None:
+async def test_delete_bucket_discards_uploads_in_progress_but_not_objects(storage: FilesystemStorage) -> None:
     await storage.create_upload(upload_info(BUCKET, "k", "u1"))
+    await put(storage, BUCKET, "kept", b"x")
     with pytest.raises(BucketNotEmpty):
         await storage.delete_bucket(BUCKET)
-    await storage.abort_upload(BUCKET, "k", "u1")
+    await storage.delete_object(BUCKET, "kept")
     await storage.delete_bucket(BUCKET)
+    assert not storage.layout.upload_root(BUCKET).exists()  # the upload's parts are gone from disk
 
 
 async def test_unsafe_upload_ids_are_unknown(storage: FilesystemStorage) -> None:

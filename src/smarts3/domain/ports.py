@@ -73,7 +73,8 @@ class BucketStore(Protocol):
         ...
 
     async def delete_bucket(self, name: str) -> None:
-        """Delete an empty bucket: BucketNotEmpty if it holds objects, versions or multipart uploads."""
+        """Delete an empty bucket: BucketNotEmpty if it holds objects or versions (delete markers count).
+        Multipart uploads in progress do not keep it: they are deleted with it, as S3 does."""
         ...
 
     async def get_bucket(self, name: str) -> BucketInfo:

@@ -170,7 +170,7 @@ class MemoryStorage:
 
     async def delete_bucket(self, name: str) -> None:
         bucket = self._bucket(name)
-        if bucket.versions or bucket.uploads:
+        if bucket.versions:  # uploads in progress go with the bucket, as in S3
             raise BucketNotEmpty(resource=name, extra={"BucketName": name})
         del self._buckets[name]
 

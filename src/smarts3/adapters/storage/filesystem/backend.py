@@ -241,9 +241,8 @@ class FilesystemStorage:
         layout = self.layout
         if _has_files(layout.bucket_dir(name)) or _has_files(layout.versions_root(name)):
             raise BucketNotEmpty(resource=name, extra={"BucketName": name})
-        if self.uploads.in_bucket(name):
-            raise BucketNotEmpty(resource=name, extra={"BucketName": name})
-        # empty directories left by other programs go too (they hold no object)
+        # empty directories left by other programs go too (they hold no object), and so do multipart uploads in
+        # progress: S3 deletes a bucket that holds nothing else (ceph/s3-tests' clean-up relies on it)
         shutil.rmtree(layout.bucket_dir(name))
         shutil.rmtree(layout.bucket_state(name), ignore_errors=True)
         shutil.rmtree(layout.upload_root(name), ignore_errors=True)
