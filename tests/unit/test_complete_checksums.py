@@ -91,3 +91,23 @@ def test_a_part_checksum_that_is_not_the_uploaded_one_is_invalid_part(s3: Any) -
     )
     assert code == "InvalidPart"
     assert _code(s3.head_object, Bucket=BUCKET, Key="part") == "404"
+
+
+def test_a_malformed_checksum_value_is_invalid_request_not_bad_digest(s3: Any) -> None:
+    for bad in ("bad", base64.b64encode(b"short").decode()):  # not base64 / not a 32-byte digest
+        refused = _code(s3.put_object, Bucket=BUCKET, Key="malformed", Body=b"x", ChecksumSHA256=bad)
+        assert refused == "InvalidRequest"
+    assert _code(s3.head_object, Bucket=BUCKET, Key="malformed") == "404"
+    # a well-formed value the body does not match stays BadDigest
+    wrong = _code(s3.put_object, Bucket=BUCKET, Key="malformed", Body=b"x", ChecksumSHA256=_sha256(b"y"))
+    assert wrong == "BadDigest"
+    upload, parts = _upload(s3, "malformed-mp")
+    code = _code(
+        s3.complete_multipart_upload,
+        Bucket=BUCKET,
+        Key="malformed-mp",
+        UploadId=upload,
+        ChecksumSHA256="bad-2",
+        MultipartUpload={"Parts": parts},
+    )
+    assert code == "InvalidRequest"

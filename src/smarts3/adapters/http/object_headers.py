@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
@@ -114,8 +116,27 @@ def content_length(headers: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
-def body_checks(headers: Mapping[str, str], trailers: object = None) -> BodyChecks:
-    """Content-MD5, x-amz-checksum-* headers, x-amz-sdk-checksum-algorithm and x-amz-trailer of a request."""
+#: digest sizes in bytes: a checksum header that does not decode to this many is malformed, not a mismatch
+_CHECKSUM_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
+
+
+def _well_formed(algorithm: str, value: str, *, composite: bool) -> bool:
+    if composite:
+        value, dash, parts = value.partition("-")
+        if dash and not parts.isdigit():
+            return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == _CHECKSUM_SIZES[algorithm]
+    except (binascii.Error, ValueError):
+        return False
+
+
+def body_checks(headers: Mapping[str, str], trailers: object = None, *, composite: bool = False) -> BodyChecks:
+    """Content-MD5, x-amz-checksum-* headers, x-amz-sdk-checksum-algorithm and x-amz-trailer of a request.
+
+    A checksum value that is not base64 of its algorithm's digest size is InvalidRequest, as in S3 (BadDigest is
+    for a well-formed value the body does not match); ``composite`` accepts CompleteMultipartUpload's
+    ``<checksum>-<parts>`` form."""
     expected: dict[str, str] = {
         algo: headers[name] for name, algo in _CHECKSUM_HEADERS.items() if name in headers
     }
@@ -123,6 +144,9 @@ def body_checks(headers: Mapping[str, str], trailers: object = None) -> BodyChec
         raise InvalidRequest(
             "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
         )
+    for named, value in expected.items():
+        if not _well_formed(named, value.strip(), composite=composite):
+            raise InvalidRequest(f"Value for x-amz-checksum-{named.lower()} header is invalid.")
     algorithm_header = headers.get("x-amz-sdk-checksum-algorithm") or headers.get("x-amz-checksum-algorithm")
     algorithm = normalize_algorithm(algorithm_header) if algorithm_header else None
     trailer_algorithms: list[str] = []

@@ -101,7 +101,7 @@ async def complete_upload(api: S3Api, req: S3Request) -> Response:
         parts,
         conditions,
         default_retention=await default_retention(api, req.bucket),
-        expected_checksums=body_checks(req.headers).expected,
+        expected_checksums=body_checks(req.headers, composite=True).expected,
     )
     location = f"/{req.bucket}/{req.key}"
     response = xml_response(
