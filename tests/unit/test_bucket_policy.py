@@ -79,6 +79,9 @@ def test_a_condition_smarts3_cannot_judge_neither_grants_nor_denies() -> None:
         (_doc(_allow("s3:Fly", f"{ARN}/*")), "action"),
         (_doc(_allow("s3:GetObject", "arn:aws:s3:::another-bucket/*")), "resource"),
         (json.dumps({"Version": "2099-01-01", "Statement": [_allow("s3:*", ARN)]}).encode(), "version"),
+        # NotPrincipal is for Deny statements only (IAM reference)
+        (_doc({**{k: v for k, v in _allow("s3:GetObject", f"{ARN}/*").items() if k != "Principal"},
+               "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:root"}}), "syntax"),
     ],
 )
 def test_malformed_policies_are_refused(document: bytes, message: str) -> None:

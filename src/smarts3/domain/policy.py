@@ -98,6 +98,9 @@ def validate(document: bytes, bucket: str) -> None:
             raise MalformedPolicy(f"Invalid effect: {statement.get('Effect')}")
         if "Principal" not in statement and "NotPrincipal" not in statement:
             raise MalformedPolicy("Missing required field Principal")
+        if "NotPrincipal" in statement and statement["Effect"] == "Allow":
+            # IAM: "NotPrincipal must be used with "Effect":"Deny". Using it with "Effect":"Allow" is not supported."
+            raise MalformedPolicy("Invalid policy syntax.")
         actions = _as_list(statement.get("Action", statement.get("NotAction")))
         if not actions or not all(_ACTION.fullmatch(action) for action in actions):
             raise MalformedPolicy("Policy has invalid action")
