@@ -135,3 +135,10 @@ def test_reading_unsupported_bucket_configurations_answers_as_for_a_bucket_witho
     with pytest.raises(ClientError) as no_bucket:
         client.get_bucket_request_payment(Bucket=bucket + "-absent")
     assert _code(no_bucket) == (404, "NoSuchBucket")
+
+
+def test_a_torrent_request_is_not_answered_with_the_object(client: Any, bucket: str) -> None:
+    client.put_object(Bucket=bucket, Key="k", Body=b"the bytes")
+    with pytest.raises(ClientError) as refused:
+        client.get_object_torrent(Bucket=bucket, Key="k")
+    assert _code(refused) == (501, "NotImplemented")

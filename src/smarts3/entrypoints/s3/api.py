@@ -395,6 +395,9 @@ class S3Api:
         if req.key is None:
             return self._route_bucket(req, method, query)
         if method in ("GET", "HEAD"):
+            if "torrent" in query:
+                req.operation = "REST.GET.TORRENT"
+                raise NotImplementedS3("The torrent subresource is not implemented by smarts3.")
             if "uploadId" in query and method == "GET":
                 req.operation = "REST.GET.UPLOAD"
                 return multipart_ops.list_parts
