@@ -142,3 +142,19 @@ def test_a_torrent_request_is_not_answered_with_the_object(client: Any, bucket: 
     with pytest.raises(ClientError) as refused:
         client.get_object_torrent(Bucket=bucket, Key="k")
     assert _code(refused) == (501, "NotImplemented")
+
+
+def test_minio_listen_bucket_notification_is_not_implemented(client: Any, bucket: str) -> None:
+    """MinIO's long poll is ``GET /bucket?events=...``; answered as a listing, its SDKs poll again at once."""
+
+    def add_events(request: Any, **_: Any) -> None:
+        request.url += "&events=s3%3AObjectCreated%3A%2A&prefix=&suffix="
+
+    client.meta.events.register("before-sign.s3.ListObjects", add_events)
+    try:
+        with pytest.raises(ClientError) as refused:
+            client.list_objects(Bucket=bucket)
+    finally:
+        client.meta.events.unregister("before-sign.s3.ListObjects", add_events)
+    assert _code(refused) == (501, "NotImplemented")
+    assert client.list_objects(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -500,6 +500,11 @@ class S3Api:
                 if name in query:
                     req.operation = f"REST.GET.{name.upper()}"
                     return _unsupported_config(name)
+            if "events" in query and "list-type" not in query:
+                # MinIO's ListenBucketNotification (a long poll): answered as a listing, the MinIO SDKs poll
+                # again at once, thousands of times a second
+                req.operation = "REST.GET.NOTIFICATION_EVENTS"
+                raise NotImplementedS3("Bucket notifications are not implemented by smarts3.")
             req.operation = "REST.GET.BUCKET"
             return bucket_ops.list_objects
         if method == "PUT":
