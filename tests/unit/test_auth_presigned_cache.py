@@ -61,3 +61,45 @@ def test_cached_result_does_not_cover_another_host() -> None:
     )
     with pytest.raises(SignatureDoesNotMatch):
         auth.authenticate(other_host)
+
+
+def test_a_header_signed_get_sent_again_is_accepted_without_rebuilding_its_signature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_auth_sigv4 import sign_header
+
+    from smarts3.adapters.auth import sigv4
+
+    auth = Authenticator({AK: SECRET})
+    request = view(sign_header("GET", _url("photo.jpg")))
+    first = auth.authenticate(request)
+    rebuilt: list[object] = []
+    real_verify = sigv4._verify
+    monkeypatch.setattr(sigv4, "_verify", lambda *a, **kw: rebuilt.append(1) or real_verify(*a, **kw))
+    assert auth.authenticate(request) == first and rebuilt == []  # the very same request: from the cache
+    # anything the signature covers, changed, goes the full way and fails
+    changed_host = view(sign_header("GET", _url("photo.jpg")), host="evil.example:9000")
+    changed_host.headers["host"] = "evil.example:9000"
+    with pytest.raises(SignatureDoesNotMatch):
+        auth.authenticate(changed_host)
+    with pytest.raises(SignatureDoesNotMatch):
+        auth.authenticate(view(sign_header("GET", _url("photo.jpg")), method="HEAD"))
+    # an x-amz-* header the client did not sign is still refused
+    unsigned = view(sign_header("GET", _url("photo.jpg")))
+    unsigned.headers["x-amz-meta-extra"] = "1"
+    with pytest.raises(AccessDenied):
+        auth.authenticate(unsigned)
+
+
+def test_a_cached_header_signed_request_still_ages_out() -> None:
+    from test_auth_sigv4 import sign_header
+
+    from smarts3.domain.errors import RequestTimeTooSkewed
+
+    clock = MovableClock()
+    auth = Authenticator({AK: SECRET}, clock=clock)
+    request = view(sign_header("GET", _url("photo.jpg")))
+    auth.authenticate(request)
+    clock.offset = timedelta(minutes=16)
+    with pytest.raises(RequestTimeTooSkewed):
+        auth.authenticate(request)

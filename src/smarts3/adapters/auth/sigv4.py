@@ -467,6 +467,10 @@ class SigV4Verifier:
         self._presigned: dict[
             tuple[str, str, str], tuple[AuthResult, tuple[str, ...], tuple[str, ...], float, float, str]
         ] = {}
+        #: header-signed GET/HEAD requests already verified, by Authorization value (see verify_header)
+        self._header_signed: dict[
+            tuple[str, str, str, str], tuple[AuthResult, tuple[str, ...], tuple[str, ...], str, int, str]
+        ] = {}
 
     def _secret(self, access_key: str) -> str:
         secret = self._credentials.secret_for(access_key)
@@ -475,7 +479,28 @@ class SigV4Verifier:
         return secret
 
     def verify_header(self, req: RequestView, authorization: str) -> AuthResult:
-        """S3: "Signature Calculations for the Authorization Header (AWS Signature Version 4)"."""
+        """S3: "Signature Calculations for the Authorization Header (AWS Signature Version 4)".
+
+        A GET or HEAD that is the very same signed request as one verified before (same Authorization value,
+        method, path, query, signed header values and payload hash: an SDK reading one object again within the
+        second its x-amz-date names) is accepted without rebuilding the canonical request, while its time is
+        within the allowed skew and the secret unchanged; S3 accepts such a replay too.
+        """
+        cache_key = (authorization, req.method, req.raw_path, req.query_string)
+        if req.method in ("GET", "HEAD"):
+            hit = self._header_signed.get(cache_key)
+            if hit is not None:
+                result, names, values, payload_hash, epoch, secret = hit
+                headers = req.headers
+                if (
+                    abs(self._now() - epoch) <= self._max_skew
+                    and headers.get("x-amz-content-sha256") == payload_hash
+                    and tuple(headers.get(name, req.host if name == "host" else "") for name in names) == values
+                    and still_valid(self._credentials, result.access_key, secret)
+                ):
+                    if self._require_signed_amz:
+                        _check_amz_headers_signed(headers, names)
+                    return result
         auth = parse_authorization(authorization)
         cred = auth.credential
         secret = self._secret(cred.access_key)
@@ -509,7 +534,7 @@ class SigV4Verifier:
             access_key=cred.access_key,
             exclude_query="",
         )
-        return AuthResult(
+        result = AuthResult(
             access_key=cred.access_key,
             payload_mode=mode,
             expected_sha256=expected,
@@ -519,6 +544,13 @@ class SigV4Verifier:
             amz_date=amz_date,
             auth_type=AUTH_V4_HEADER,
         )
+        if req.method in ("GET", "HEAD"):
+            if len(self._header_signed) >= _PRESIGNED_CACHE_SIZE:
+                self._header_signed.pop(next(iter(self._header_signed)))
+            names = auth.signed_headers
+            values = tuple(headers.get(name, req.host if name == "host" else "") for name in names)
+            self._header_signed[cache_key] = (result, names, values, content_sha256, epoch, secret)
+        return result
 
     def verify_query(self, req: RequestView, params: Mapping[str, str]) -> AuthResult:
         """S3: "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)"."""
