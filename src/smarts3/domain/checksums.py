@@ -7,6 +7,7 @@ SHA-1/SHA-256/MD5 from hashlib. Values are exchanged as S3 does: base64 of the b
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import zlib
 from collections.abc import Iterable
@@ -17,7 +18,9 @@ from awscrt import checksums as _crt
 from smarts3.domain.errors import InvalidRequest
 from smarts3.domain.models import CHECKSUM_ALGORITHMS
 
-_CRC_WIDTH = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8}
+#: bytes of each algorithm's checksum (S3 sends them base64-encoded)
+DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
+_CRCS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
 
 
 def normalize_algorithm(name: str) -> str:
@@ -50,7 +53,7 @@ def _new_crc(algorithm: str) -> _Crc:
 
 
 def crc_to_b64(algorithm: str, value: int) -> str:
-    return base64.b64encode(value.to_bytes(_CRC_WIDTH[algorithm], "big")).decode("ascii")
+    return base64.b64encode(value.to_bytes(DIGEST_SIZES[algorithm], "big")).decode("ascii")
 
 
 def b64_to_crc(value_b64: str) -> int:
@@ -64,6 +67,19 @@ def combine_crc(algorithm: str, crc1: int, crc2: int, length2: int) -> int:
     if algorithm == "CRC32C":
         return int(_crt.combine_crc32c(crc1, crc2, length2))
     return int(_crt.combine_crc64nvme(crc1, crc2, length2))
+
+
+def well_formed(algorithm: str, value: str, *, composite: bool = False) -> bool:
+    """Whether ``value`` is base64 of ``algorithm``'s checksum size (``composite``: ``<checksum>-<parts>``
+    is allowed too, as CompleteMultipartUpload's composite checksums read)."""
+    if composite:
+        value, dash, parts = value.partition("-")
+        if dash and not parts.isdigit():
+            return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == DIGEST_SIZES[algorithm]
+    except (binascii.Error, ValueError):
+        return False
 
 
 def digest_b64(algorithm: str, data: bytes) -> str:
@@ -84,7 +100,7 @@ class BodyHasher:
         for algorithm in algorithms:
             if algorithm in self._checksums:
                 continue
-            if algorithm in _CRC_WIDTH:
+            if algorithm in _CRCS:
                 self._checksums[algorithm] = _new_crc(algorithm)
             elif algorithm == "SHA1":
                 self._checksums[algorithm] = hashlib.sha1()

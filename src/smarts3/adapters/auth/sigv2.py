@@ -28,6 +28,7 @@ from smarts3.adapters.auth.sigv4 import (
     format_iso,
     parse_http_date,
     payload_mode_for,
+    remember_verified,
     spaced_hex,
 )
 from smarts3.domain.errors import (
@@ -161,9 +162,6 @@ def sign(secret: str, sts: str) -> str:
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
-_PRESIGNED_CACHE_SIZE = 2048
-
-
 def _signed_values(req: RequestView) -> tuple[str, ...]:
     """What a SigV2 query signature covers besides method, path and query."""
     headers = req.headers
@@ -294,10 +292,10 @@ class SigV2Verifier:
         self._check(req, access_key, secret, provided, [expires])
         result = self._result(access_key, req.headers, AUTH_V2_QUERY)
         if req.method in ("GET", "HEAD"):
-            if len(self._presigned) >= _PRESIGNED_CACHE_SIZE:
-                self._presigned.pop(next(iter(self._presigned)))
-            self._presigned[(req.method, req.raw_path, req.query_string)] = (
-                result, _signed_values(req), int(expires), secret,
+            remember_verified(
+                self._presigned,
+                (req.method, req.raw_path, req.query_string),
+                (result, _signed_values(req), int(expires), secret),
             )
         return result
 

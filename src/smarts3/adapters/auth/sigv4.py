@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from email.utils import parsedate_tz
 from functools import lru_cache
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 import attrs
@@ -495,7 +495,7 @@ class SigV4Verifier:
                 if (
                     abs(self._now() - epoch) <= self._max_skew
                     and headers.get("x-amz-content-sha256") == payload_hash
-                    and tuple(headers.get(name, req.host if name == "host" else "") for name in names) == values
+                    and signed_header_values(req, names) == values
                     and still_valid(self._credentials, result.access_key, secret)
                 ):
                     if self._require_signed_amz:
@@ -545,11 +545,12 @@ class SigV4Verifier:
             auth_type=AUTH_V4_HEADER,
         )
         if req.method in ("GET", "HEAD"):
-            if len(self._header_signed) >= _PRESIGNED_CACHE_SIZE:
-                self._header_signed.pop(next(iter(self._header_signed)))
             names = auth.signed_headers
-            values = tuple(headers.get(name, req.host if name == "host" else "") for name in names)
-            self._header_signed[cache_key] = (result, names, values, content_sha256, epoch, secret)
+            remember_verified(
+                self._header_signed,
+                cache_key,
+                (result, names, signed_header_values(req, names), content_sha256, epoch, secret),
+            )
         return result
 
     def verify_query(self, req: RequestView, params: Mapping[str, str]) -> AuthResult:
@@ -645,16 +646,17 @@ class SigV4Verifier:
             auth_type=AUTH_V4_QUERY,
         )
         if cacheable:
-            if len(self._presigned) >= _PRESIGNED_CACHE_SIZE:
-                self._presigned.pop(next(iter(self._presigned)))
-            values = tuple(req.headers.get(name, req.host if name == "host" else "") for name in signed)
-            self._presigned[(req.method, req.raw_path, req.query_string)] = (
-                result,
-                signed,
-                values,
-                epoch - self._max_skew,
-                epoch + expires,
-                secret,
+            remember_verified(
+                self._presigned,
+                (req.method, req.raw_path, req.query_string),
+                (
+                    result,
+                    signed,
+                    signed_header_values(req, signed),
+                    epoch - self._max_skew,
+                    epoch + expires,
+                    secret,
+                ),
             )
         return result
 
@@ -674,12 +676,29 @@ class SigV4Verifier:
         now = self._now()
         if now < not_before or now > expires_at or "x-amz-content-sha256" in req.headers:
             return None
-        if tuple(req.headers.get(name, req.host if name == "host" else "") for name in names) != values:
+        if signed_header_values(req, names) != values:
             return None
         return result if still_valid(self._credentials, result.access_key, secret) else None
 
 
-_PRESIGNED_CACHE_SIZE = 2048
+#: entries kept by each cache of verified requests (oldest evicted first)
+VERIFIED_CACHE_SIZE = 2048
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember_verified(cache: dict[K, V], key: K, value: V) -> None:
+    """Add a verified request to one of the bounded, insertion-ordered caches (the oldest entry makes room)."""
+    if len(cache) >= VERIFIED_CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def signed_header_values(req: RequestView, names: Sequence[str]) -> tuple[str, ...]:
+    """The values of the signed headers, as a cached verification compares them (host from the request)."""
+    headers = req.headers
+    return tuple(headers.get(name, req.host if name == "host" else "") for name in names)
 
 
 def _check_amz_headers_signed(headers: Mapping[str, str], signed: Sequence[str]) -> None:

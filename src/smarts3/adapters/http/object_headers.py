@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
 from smarts3.adapters.http.wire import Response, http_date
-from smarts3.domain.checksums import normalize_algorithm
+from smarts3.domain.checksums import normalize_algorithm, well_formed
 from smarts3.domain.errors import InvalidArgument, InvalidRequest, InvalidTag
 from smarts3.domain.models import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ByteRange, ObjectInfo
 from smarts3.domain.services.objects import BodyChecks, WriteAttributes
@@ -27,6 +25,8 @@ _CHECKSUM_HEADERS: dict[str, str] = {f"x-amz-checksum-{a.lower()}": a for a in C
 def has_response_overrides(query: Mapping[str, str]) -> bool:
     """Whether a GET/HEAD asks for ``response-*`` header overrides (which S3 refuses to anonymous requests)."""
     return bool(query) and any(name in query for name in _RESPONSE_OVERRIDES)
+
+
 _META_PREFIX = "x-amz-meta-"
 
 
@@ -116,21 +116,6 @@ def content_length(headers: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
-#: digest sizes in bytes: a checksum header that does not decode to this many is malformed, not a mismatch
-_CHECKSUM_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
-
-
-def _well_formed(algorithm: str, value: str, *, composite: bool) -> bool:
-    if composite:
-        value, dash, parts = value.partition("-")
-        if dash and not parts.isdigit():
-            return False
-    try:
-        return len(base64.b64decode(value, validate=True)) == _CHECKSUM_SIZES[algorithm]
-    except (binascii.Error, ValueError):
-        return False
-
-
 def body_checks(headers: Mapping[str, str], trailers: object = None, *, composite: bool = False) -> BodyChecks:
     """Content-MD5, x-amz-checksum-* headers, x-amz-sdk-checksum-algorithm and x-amz-trailer of a request.
 
@@ -145,7 +130,7 @@ def body_checks(headers: Mapping[str, str], trailers: object = None, *, composit
             "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
         )
     for named, value in expected.items():
-        if not _well_formed(named, value.strip(), composite=composite):
+        if not well_formed(named, value.strip(), composite=composite):
             raise InvalidRequest(f"Value for x-amz-checksum-{named.lower()} header is invalid.")
     algorithm_header = headers.get("x-amz-sdk-checksum-algorithm") or headers.get("x-amz-checksum-algorithm")
     algorithm = normalize_algorithm(algorithm_header) if algorithm_header else None

@@ -76,7 +76,7 @@ class LoggingOptions(Protocol):
 
 # LogRecord attributes that are not "extra" fields
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "request_id", "access", "access_lines", "taskName", "color_message",
+    "message", "asctime", "request_id", "access_lines", "taskName", "color_message",
 }
 
 
@@ -166,9 +166,6 @@ class SecretRedactionFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS and isinstance(value, str):
                 setattr(record, key, redact(value, self.known_secrets))
-        access = getattr(record, "access", None)
-        if isinstance(access, AccessRecord) and access.request_uri:
-            access.request_uri = redact(access.request_uri, self.known_secrets)
         record._smarts3_redacted = True
         return True
 
@@ -389,20 +386,16 @@ def _exception_text(record: logging.LogRecord) -> str | None:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id, extras, exc.
 
-    Access records are rendered with ``access_format`` (the JSON record, or the S3 line as ``message``).
+    Access-log batches (already formatted by :func:`log_access`, JSON or S3 lines) are written as they are.
     """
 
-    def __init__(self, access_format: Literal["s3", "json"] = "json") -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.access_format = access_format
         self._encoder = msgspec.json.Encoder(enc_hook=repr)
 
     def format(self, record: logging.LogRecord) -> str:
         if getattr(record, "access_lines", False):
             return str(record.msg)
-        access = getattr(record, "access", None)
-        if isinstance(access, AccessRecord):
-            return format_access_json(access) if self.access_format == "json" else format_access_s3(access)
         data: dict[str, Any] = {
             "time": _iso_time(record.created),
             "level": record.levelname.lower(),
@@ -424,18 +417,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``2025-01-02T03:04:05.678Z INFO    smarts3.x [req-id] message key=value``."""
-
-    def __init__(self, access_format: Literal["s3", "json"] = "s3") -> None:
-        super().__init__()
-        self.access_format = access_format
+    """``2025-01-02T03:04:05.678Z INFO    smarts3.x [req-id] message key=value``; access-log batches as they are."""
 
     def format(self, record: logging.LogRecord) -> str:
         if getattr(record, "access_lines", False):
             return str(record.msg)
-        access = getattr(record, "access", None)
-        if isinstance(access, AccessRecord):
-            return format_access_json(access) if self.access_format == "json" else format_access_s3(access)
         request_id = getattr(record, "request_id", None)
         line = f"{_iso_time(record.created)} {record.levelname:<7} {record.name}"
         if request_id:
@@ -493,8 +479,8 @@ def configure_logging(
 
     def make_formatter() -> logging.Formatter:
         if settings.format == "json":
-            return JsonFormatter(settings.access_log_format)
-        return TextFormatter(settings.access_log_format)
+            return JsonFormatter()
+        return TextFormatter()
 
     root = logging.getLogger()
     _remove_owned(root)
