@@ -1,6 +1,6 @@
 """Profile smarts3 under load with py-spy: 4 KiB GET, 4 KiB PUT and ListObjectsV2 of 200 keys.
 
-    python bench/profile.py [--duration 10] [--rate 250] [--only get4k,put4k,list200] [--keep]
+    python bench/profile.py [--duration 10] [--rate 250] [--only get4k,put4k,list200] [--server smarts3-nofsync] [--keep]
 
 Starts one smarts3 (filesystem, fsync on, auth on, access log off), drives each workload with wrk (1 thread,
 16 connections) on a presigned URL while ``py-spy record --format raw`` samples the server, then prints the top
@@ -75,6 +75,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", default=",".join(WORKLOADS))
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--server", default="smarts3", choices=("smarts3", "smarts3-nofsync"), help="which smarts3 set-up to profile"
+    )
     args = parser.parse_args(argv)
     if shutil.which("py-spy") is None:
         raise SystemExit("py-spy not found: pip install py-spy")
@@ -82,7 +85,7 @@ def main(argv: list[str]) -> int:
     out_dir = run.BENCH / "results" / f"profile-{stamp}"
     out_dir.mkdir(parents=True)
     tmp = Path(tempfile.mkdtemp(prefix="smarts3-profile-"))
-    server = run.start_server("smarts3", tmp, pin=False)
+    server = run.start_server(args.server, tmp, pin=False)
     report: dict[str, object] = {"timestamp": stamp, "environment": run.environment(), "workloads": {}}
     try:
         s3 = server.s3

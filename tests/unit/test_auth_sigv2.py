@@ -201,3 +201,15 @@ def test_cached_presigned_result_covers_only_what_was_signed() -> None:
         with pytest.raises(SignatureDoesNotMatch):
             auth.authenticate(tampered)
     assert auth.authenticate(good).access_key == AK
+
+
+def test_a_presigned_put_url_used_again_is_accepted_from_cache() -> None:
+    auth = Authenticator({AK: SECRET})
+    req = AWSRequest("PUT", _url("upload.bin"), headers={"Content-Type": "text/plain"})
+    HmacV1QueryAuth(CREDS, expires=60).add_auth(req)
+    first = auth.authenticate(view(req))
+    assert auth._v2.cached_presigned(view(req)) == first
+    changed = view(req, headers={**view(req).headers, "content-type": "text/html"})  # signed in SigV2
+    assert auth._v2.cached_presigned(changed) is None
+    with pytest.raises(SignatureDoesNotMatch):
+        auth.authenticate(changed)

@@ -97,7 +97,7 @@ class Authenticator:
         authorization = req.headers.get("authorization")
         if authorization is not None and not authorization.strip():
             authorization = None  # an empty Authorization header is no signature at all: anonymous (S3: 403)
-        if authorization is None and self.enabled and req.method in ("GET", "HEAD") and req.query_string:
+        if authorization is None and self.enabled and req.query_string:
             cached = self._v4.cached_presigned(req) or self._v2.cached_presigned(req)
             if cached is not None:
                 return cached

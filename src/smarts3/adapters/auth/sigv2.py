@@ -291,19 +291,18 @@ class SigV2Verifier:
         # sub-resources, so nothing needs removing.
         self._check(req, access_key, secret, provided, [expires])
         result = self._result(access_key, req.headers, AUTH_V2_QUERY)
-        if req.method in ("GET", "HEAD"):
-            remember_verified(
-                self._presigned,
-                (req.method, req.raw_path, req.query_string),
-                (result, _signed_values(req), int(expires), secret),
-            )
+        remember_verified(
+            self._presigned,
+            (req.method, req.raw_path, req.query_string),
+            (result, _signed_values(req), int(expires), secret),
+        )
         return result
 
     def cached_presigned(self, req: RequestView) -> AuthResult | None:
-        """A presigned GET/HEAD URL that verified before, if it is the very same request and not expired.
+        """A presigned URL that verified before, if it is the very same request and not expired.
 
         Boto3's default presigned URL is SigV2 (``AWSAccessKeyId=..&Signature=..&Expires=..``) and is often
-        fetched many times. Its signature covers the method, the resource (raw path, sub-resources and the
+        used many times (fetched again, an upload retried). Its signature covers the method, the resource (raw path, sub-resources and the
         virtual-host bucket), Content-MD5, Content-Type, Expires (in the query) and every x-amz-* header; once
         that combination verified with a secret it verifies again until it expires. Anything else goes the full
         way, which also produces the proper error.

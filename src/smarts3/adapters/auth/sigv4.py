@@ -620,7 +620,7 @@ class SigV4Verifier:
                 raise InvalidRequest(
                     "Signed aws-chunked payloads require Authorization header authentication."
                 )
-        cacheable = req.method in ("GET", "HEAD") and mode == PAYLOAD_UNSIGNED
+        cacheable = mode == PAYLOAD_UNSIGNED
         key = signing_key(secret, cred.date, cred.region, cred.service)
         provided = params["X-Amz-Signature"]
         _verify(
@@ -661,13 +661,14 @@ class SigV4Verifier:
         return result
 
     def cached_presigned(self, req: RequestView) -> AuthResult | None:
-        """A presigned GET/HEAD that verified before, if it is still the very same request and still valid.
+        """A presigned request that verified before, if it is still the very same request and still valid.
 
-        A presigned URL is often fetched many times (a page's images, a CI artifact, a retry loop, a load
-        test). Its signature covers the method, raw path, raw query and the signed headers' values; once that
-        exact combination verified with a secret, it verifies again until it expires. Anything else (expired,
-        not yet valid, another signed header value, a rotated secret, a body) goes the full way, which also
-        produces the proper error.
+        A presigned URL is often used many times (a page's images, a CI artifact, an upload URL handed to a
+        client that retries, a load test). Its signature covers the method, raw path, raw query and the signed
+        headers' values, not the body (UNSIGNED-PAYLOAD); once that exact combination verified with a secret,
+        it verifies again until it expires, as S3 accepts it again. Anything else (expired, not yet valid,
+        another signed header value, a rotated secret, a payload hash header that changes how the body is read)
+        goes the full way, which also produces the proper error.
         """
         entry = self._presigned.get((req.method, req.raw_path, req.query_string))
         if entry is None:
