@@ -167,6 +167,24 @@ async def test_one_syncfs_serves_a_batch_of_files_and_directories(
     assert 1 <= len(syncfs_calls) <= 2, syncfs_calls
 
 
+async def test_syncfs_batches_look_up_each_directory_once_not_each_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs_calls: list[str]
+) -> None:
+    """Which filesystem a path is on is asked of its directory, once: a stat per file made the syncer thread
+    take the GIL from the event loop once more per PUT."""
+    names = [tmp_path / f"f{i}" for i in range(6)]
+    for name in names:
+        name.write_bytes(b"x")
+    stats: list[str] = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *a, **kw: stats.append(str(path)) or real_stat(path, *a, **kw))
+    syncs = GroupSyncer()
+    for _ in range(3):
+        await asyncio.gather(*(syncs.files([str(name)]) for name in names), syncs.dirs([str(tmp_path)]))
+    syncs.close(wait=5)
+    assert syncfs_calls and stats == [str(tmp_path)]
+
+
 async def test_a_failed_syncfs_reaches_every_request_of_its_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs_calls: list[str]
 ) -> None:
@@ -176,8 +194,9 @@ async def test_a_failed_syncfs_reaches_every_request_of_its_batch(
     monkeypatch.setattr(fsutil, "syncfs", broken)
     (tmp_path / "a").write_bytes(b"x")
     syncs = GroupSyncer()
+    # two paths per request: served alone or together, each batch has more than one path and takes syncfs
     outcomes = await asyncio.gather(
-        syncs.files([str(tmp_path / "a")]), syncs.dirs([str(tmp_path)]), return_exceptions=True
+        syncs.files([str(tmp_path / "a")] * 2), syncs.dirs([str(tmp_path)] * 2), return_exceptions=True
     )
     syncs.close(wait=5)
     assert all(isinstance(outcome, OSError) for outcome in outcomes), outcomes
