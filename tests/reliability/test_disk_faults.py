@@ -126,7 +126,11 @@ def faulty() -> Iterator[FaultyOs]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, faulty: FaultyOs) -> Iterator[RunningServer]:
-    settings = server_settings(data_dir=tmp_path_factory.mktemp("faults"), fsync=True, min_part_size=1024)
+    # faults are injected into this process's system calls: the fsyncs must happen here too, in the fsync thread,
+    # not in the helper process the server uses by default (tests/unit/test_fs_sync_process.py covers that one)
+    settings = server_settings(
+        data_dir=tmp_path_factory.mktemp("faults"), fsync=True, min_part_size=1024, fsync_helper="thread"
+    )
     with running_server(settings) as running:
         running.client().create_bucket(Bucket=BUCKET)
         yield running

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from smarts3.adapters.storage.filesystem import fsutil
+from smarts3.adapters.storage.filesystem.sync_process import SyncProcess
 from smarts3.testing import RunningServer, running_server, server_settings
 
 
@@ -23,17 +24,26 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         real(path)
 
     monkeypatch.setattr(fsutil, "fsync_dir", record)
+    # the helper process (the server's default) fsyncs in another process: record what it is handed
+    real_submit = SyncProcess._submit
+
+    def handed(self: SyncProcess, files: Any, dirs: Any, remove: Any) -> Any:
+        calls.extend(Path(path) for path in dirs)
+        return real_submit(self, files, dirs, remove)
+
+    monkeypatch.setattr(SyncProcess, "_submit", handed)
     # path by path, so that each directory's fsync shows (one syncfs of the whole filesystem covers them all
     # otherwise: tests/unit/test_fs_durable.py checks that one runs after the renames)
     monkeypatch.setattr(fsutil, "_syncfs", None)
     return calls
 
 
-@pytest.fixture
-def server(tmp_path: Path, synced: list[Path]) -> Iterator[RunningServer]:
-    with running_server(
-        server_settings(data_dir=tmp_path / "data", fsync=True, min_part_size=1024)
-    ) as running:
+@pytest.fixture(params=["thread", "process"])
+def server(tmp_path: Path, synced: list[Path], request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    settings = server_settings(
+        data_dir=tmp_path / "data", fsync=True, min_part_size=1024, fsync_helper=request.param
+    )
+    with running_server(settings) as running:
         yield running
 
 

@@ -27,7 +27,12 @@ def make_storage(settings: Settings, clock: Clock) -> StorageBackend:
         return MemoryStorage(clock=clock)
     from smarts3.adapters.storage.filesystem import FilesystemStorage
 
-    return FilesystemStorage(Path(settings.storage.directory), fsync=settings.storage.fsync, clock=clock)
+    return FilesystemStorage(
+        Path(settings.storage.directory),
+        fsync=settings.storage.fsync,
+        clock=clock,
+        fsync_helper=settings.storage.fsync_helper,
+    )
 
 
 def make_limits(settings: Settings) -> Limits:

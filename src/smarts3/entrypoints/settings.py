@@ -73,6 +73,9 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, rename="camel"
     directory: str = "./s3-data"
     #: fsync file data, metadata and directory entries before acknowledging a write
     fsync: bool = True
+    #: who makes small writes durable in batches: a helper process per worker (no GIL shared with the event
+    #: loop, faster) or a thread of the server process (no child process)
+    fsync_helper: Literal["process", "thread"] = "process"
     #: remove every bucket at start-up (the plan's ``cleanSlate``)
     clean_slate: bool = False
 

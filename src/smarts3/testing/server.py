@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import uvicorn
@@ -73,6 +73,7 @@ def server_settings(
     auth: bool = True,
     min_part_size: int = 5 * 1024 * 1024,
     fsync: bool = False,
+    fsync_helper: Literal["process", "thread"] = "process",
 ) -> Settings:
     return Settings(
         server=ServerSettings(host="127.0.0.1", port=port or free_port()),
@@ -80,6 +81,7 @@ def server_settings(
             backend="filesystem" if data_dir is not None else "memory",
             directory=str(data_dir) if data_dir is not None else "./s3-data",
             fsync=fsync,
+            fsync_helper=fsync_helper,
         ),
         auth=AuthSettings(
             enabled=auth,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from smarts3.adapters.storage.filesystem import fsutil, listing, metadata
 from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_on_loop, stream_to_temp
@@ -32,6 +33,7 @@ from smarts3.adapters.storage.filesystem.objects import (
     Staged,
 )
 from smarts3.adapters.storage.filesystem.reader import FileObjectReader
+from smarts3.adapters.storage.filesystem.sync_process import SyncProcess
 from smarts3.domain.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -76,7 +78,14 @@ class FilesystemStorage:
     acknowledged writes or leave empty files. Metadata/data consistency after a process crash is unaffected.
     """
 
-    def __init__(self, root: Path, *, fsync: bool = True, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        fsync: bool = True,
+        clock: Clock | None = None,
+        fsync_helper: Literal["thread", "process"] = "thread",
+    ) -> None:
         self.layout = Layout(Path(root))
         self.fsync = fsync
         self.clock: Clock = clock or _UtcClock()
@@ -90,8 +99,9 @@ class FilesystemStorage:
         self._bucket_strs_cache: dict[str, tuple[str, str]] = {}
         #: bucket -> (task, monotonic ns, stat of its config directory): see get_bucket_config
         self._config_stat_memo: dict[str, tuple[object, int, os.stat_result]] = {}
-        #: group commit of the file and directory fsyncs of commits made on the event loop (one thread)
-        self._syncer = GroupSyncer()
+        #: group commit of the file and directory fsyncs of commits made on the event loop: one thread, or one
+        #: helper process per event loop (sync_process.py: no GIL shared with the loop; what the server uses)
+        self._syncer: GroupSyncer | SyncProcess = SyncProcess() if fsync_helper == "process" else GroupSyncer()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -137,8 +147,8 @@ class FilesystemStorage:
         await self.drain()
 
     async def drain(self) -> None:
-        """Wait until the fsync thread has done what it was given, including removing the files that commits
-        replaced (it removes them after answering their writers). For tests and shutdown."""
+        """Wait until the fsync thread (or helper process) has done what it was given, including removing the
+        files that commits replaced (it removes them after answering their writers). For tests and shutdown."""
         await asyncio.to_thread(self._syncer.close, wait=5.0)
 
     async def check_ready(self) -> None:

@@ -74,8 +74,20 @@ class DirSyncs:
                 state.done = max(state.done, mine)
 
 
-class _Job:
-    __slots__ = ("dirs", "error", "files", "future", "loop", "remove")
+class SyncRequest:
+    """Files and directories to make durable together, the files to remove after that, and how it went."""
+
+    __slots__ = ("dirs", "error", "files", "remove")
+
+    def __init__(self, files: Sequence[str], dirs: Sequence[str], remove: Sequence[str]) -> None:
+        self.files = files
+        self.dirs = dirs
+        self.remove = remove
+        self.error: BaseException | None = None
+
+
+class _Job(SyncRequest):
+    __slots__ = ("future", "loop")
 
     def __init__(
         self,
@@ -85,12 +97,9 @@ class _Job:
         future: asyncio.Future[None],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self.files = files
-        self.dirs = dirs
-        self.remove = remove
+        super().__init__(files, dirs, remove)
         self.future = future
         self.loop = loop
-        self.error: BaseException | None = None
 
 
 class GroupSyncer:
@@ -183,7 +192,7 @@ class GroupSyncer:
                     cond.wait()
                 jobs, self._jobs = self._jobs, []
             try:
-                _sync_batch(jobs, self._fs_fds)
+                sync_batch(jobs, self._fs_fds)
             except BaseException as exc:  # a bug must not leave writers waiting forever
                 for job in jobs:
                     job.error = job.error or exc
@@ -200,7 +209,7 @@ class GroupSyncer:
                     fsutil.unlink_quiet(path)
 
 
-def _sync_batch(jobs: list[_Job], fs_fds: dict[int, int]) -> None:
+def sync_batch(jobs: Sequence[SyncRequest], fs_fds: dict[int, int]) -> None:
     """Make every job's files and directories durable: with one ``syncfs`` per filesystem when the batch has
     more than one path and little foreign dirty data is around (``fsutil.syncfs_ok``), else path by path."""
     paths = sum(len(job.files) + len(job.dirs) for job in jobs)
@@ -216,11 +225,11 @@ def _sync_batch(jobs: list[_Job], fs_fds: dict[int, int]) -> None:
 _DIR_DEVICES: dict[str, int] = {}
 
 
-def _syncfs_batch(jobs: list[_Job], fs_fds: dict[int, int]) -> None:
+def _syncfs_batch(jobs: Sequence[SyncRequest], fs_fds: dict[int, int]) -> None:
     # a path's filesystem is its directory's, remembered per directory (``_DIR_DEVICES``): a stat per path cost
     # this thread a GIL hand-over from the event loop each, ~10% of a 4 KiB PUT load. ``fs_fds`` keeps one
     # descriptor per filesystem for syncfs, opened on a directory (an open file would keep a deleted temp alive)
-    members: dict[int, list[_Job]] = {}
+    members: dict[int, list[SyncRequest]] = {}
     for job in jobs:
         for path in (*job.files, *job.dirs):
             where = path if path in job.dirs else os.path.dirname(path)
@@ -246,8 +255,8 @@ def _syncfs_batch(jobs: list[_Job], fs_fds: dict[int, int]) -> None:
                 job.error = job.error or exc
 
 
-def _fsync_each(jobs: list[_Job]) -> None:
-    opened: list[tuple[_Job, int]] = []
+def _fsync_each(jobs: Sequence[SyncRequest]) -> None:
+    opened: list[tuple[SyncRequest, int]] = []
     try:
         for job in jobs:
             for path in job.files:

@@ -1,0 +1,142 @@
+"""The fsync helper process (sync_process.py): group commit with no thread of ours, and what happens when it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from smarts3.adapters.storage.filesystem import FilesystemStorage
+from smarts3.adapters.storage.filesystem.durable import GroupSyncer
+from smarts3.adapters.storage.filesystem.sync_process import SyncProcess
+from smarts3.domain.services.common import SystemClock
+from smarts3.entrypoints.container import make_storage
+from smarts3.entrypoints.settings import Settings, StorageSettings
+from smarts3.testing.contract.helpers import get, put
+
+BUCKET = "bkt"
+
+
+@pytest.fixture
+async def syncs() -> AsyncIterator[SyncProcess]:
+    syncer = SyncProcess()
+    yield syncer
+    syncer.close(wait=5)
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        waited, _ = os.waitpid(pid, os.WNOHANG) if _is_child(pid) else (0, 0)
+        if waited == pid or not os.path.exists(f"/proc/{pid}"):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _is_child(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    except OSError:
+        return False
+
+
+async def test_files_and_directories_are_synced_then_replaced_files_removed(
+    tmp_path: Path, syncs: SyncProcess
+) -> None:
+    names = [tmp_path / f"f{i}" for i in range(8)]
+    for name in names:
+        name.write_bytes(b"x")
+    leftover = tmp_path / "leftover"
+    leftover.write_bytes(b"old")
+    await asyncio.gather(*(syncs.files([str(name)]) for name in names), syncs.dirs([str(tmp_path)]))
+    await syncs.dirs([str(tmp_path)], then_remove=[str(leftover)])
+    [pid] = syncs.helper_pids()
+    cmdline = await asyncio.to_thread(Path(f"/proc/{pid}/cmdline").read_bytes)
+    assert b"filesystem.sync_process import main" in cmdline
+    syncs.close(wait=5)  # the helper removes it after answering, and before it ends at end of input
+    assert not leftover.exists()
+    assert _gone(pid)
+
+
+async def test_a_missing_file_fails_its_own_request(tmp_path: Path, syncs: SyncProcess) -> None:
+    with pytest.raises(FileNotFoundError):
+        await syncs.files([str(tmp_path / "missing")])
+    (tmp_path / "present").write_bytes(b"x")
+    await syncs.files([str(tmp_path / "present")])  # the helper is still there and serves the next
+
+
+async def test_a_helper_killed_mid_batch_fails_that_batch_and_the_next_request_gets_a_new_helper(
+    tmp_path: Path, syncs: SyncProcess
+) -> None:
+    await syncs.dirs([str(tmp_path)])
+    [first] = syncs.helper_pids()
+    os.kill(first, signal.SIGSTOP)  # the batch below waits in the pipe, unanswered
+    pending = asyncio.ensure_future(syncs.dirs([str(tmp_path)]))
+    await asyncio.sleep(0.05)
+    assert not pending.done()
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(OSError) as raised:
+        await asyncio.wait_for(pending, 5)
+    assert raised.value.errno == errno.EIO
+    assert _gone(first)
+    await syncs.dirs([str(tmp_path)])
+    [second] = syncs.helper_pids()
+    assert second != first
+
+
+async def test_the_helper_ignores_interrupts_meant_for_the_server(tmp_path: Path, syncs: SyncProcess) -> None:
+    """A Ctrl-C reaches the whole process group; the helper must outlive the server's drain."""
+    await syncs.dirs([str(tmp_path)])
+    [pid] = syncs.helper_pids()
+    os.kill(pid, signal.SIGINT)
+    os.kill(pid, signal.SIGTERM)
+    await asyncio.sleep(0.1)
+    await syncs.dirs([str(tmp_path)])
+    assert syncs.helper_pids() == [pid]
+
+
+def test_each_event_loop_gets_its_own_helper(tmp_path: Path) -> None:
+    syncs = SyncProcess()
+    pids: list[int] = []
+    for _ in range(2):
+
+        async def once() -> None:
+            await syncs.dirs([str(tmp_path)])
+            pids.extend(syncs.helper_pids())
+
+        asyncio.run(once())
+    syncs.close(wait=5)
+    assert len(set(pids)) == 2  # a pipe read by one loop cannot be read by another
+    assert all(_gone(pid) for pid in pids)
+
+
+async def test_a_storage_with_the_helper_process_puts_durably_and_stops_it_on_close(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "data", fsync=True, fsync_helper="process")
+    await storage.start()
+    await storage.create_bucket(BUCKET, region="us-east-1")
+    for body in (b"one", b"two", b"three"):
+        await put(storage, BUCKET, "k", body)
+    assert await get(storage, BUCKET, "k") == b"three"
+    assert isinstance(storage._syncer, SyncProcess)
+    [pid] = storage._syncer.helper_pids()
+    await storage.close()
+    assert os.listdir(storage.layout.tmp) == []  # the replaced files were removed before the helper ended
+    assert _gone(pid)
+
+
+def test_the_server_uses_the_helper_process_unless_told_otherwise(tmp_path: Path) -> None:
+    clock = SystemClock()
+    default = make_storage(Settings(storage=StorageSettings(directory=str(tmp_path / "a"))), clock)
+    thread = make_storage(
+        Settings(storage=StorageSettings(directory=str(tmp_path / "b"), fsync_helper="thread")), clock
+    )
+    assert isinstance(default, FilesystemStorage) and isinstance(default._syncer, SyncProcess)
+    assert isinstance(thread, FilesystemStorage) and isinstance(thread._syncer, GroupSyncer)
