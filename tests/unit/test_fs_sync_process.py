@@ -1,9 +1,9 @@
-"""The fsync helper process (sync_process.py): group commit with no thread of ours, and what happens when it dies."""
+"""The fsync helper process (sync_process.py): group commit with no thread of ours, and what happens when it dies
+or cannot start."""
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import signal
 import time
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smarts3.adapters.storage.filesystem import FilesystemStorage
+from smarts3.adapters.storage.filesystem import FilesystemStorage, sync_process
 from smarts3.adapters.storage.filesystem.durable import GroupSyncer
 from smarts3.adapters.storage.filesystem.sync_process import SyncProcess
 from smarts3.domain.services.common import SystemClock
@@ -73,23 +73,43 @@ async def test_a_missing_file_fails_its_own_request(tmp_path: Path, syncs: SyncP
     await syncs.files([str(tmp_path / "present")])  # the helper is still there and serves the next
 
 
-async def test_a_helper_killed_mid_batch_fails_that_batch_and_the_next_request_gets_a_new_helper(
-    tmp_path: Path, syncs: SyncProcess
+async def test_a_batch_whose_helper_was_killed_is_made_durable_by_the_thread_and_a_new_helper_follows(
+    tmp_path: Path, syncs: SyncProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await syncs.dirs([str(tmp_path)])
     [first] = syncs.helper_pids()
+    by_thread: list[object] = []
+    real_submit = GroupSyncer.submit
+    monkeypatch.setattr(GroupSyncer, "submit", lambda self, *a: by_thread.append(a) or real_submit(self, *a))
     os.kill(first, signal.SIGSTOP)  # the batch below waits in the pipe, unanswered
-    pending = asyncio.ensure_future(syncs.dirs([str(tmp_path)]))
+    leftover = tmp_path / "leftover"
+    leftover.write_bytes(b"old")
+    pending = asyncio.ensure_future(syncs.dirs([str(tmp_path)], then_remove=[str(leftover)]))
     await asyncio.sleep(0.05)
     assert not pending.done()
     os.kill(first, signal.SIGKILL)
-    with pytest.raises(OSError) as raised:
-        await asyncio.wait_for(pending, 5)
-    assert raised.value.errno == errno.EIO
+    await asyncio.wait_for(pending, 5)  # served all the same, by the fsync thread
+    assert by_thread == [((), [str(tmp_path)], [str(leftover)])]
     assert _gone(first)
     await syncs.dirs([str(tmp_path)])
     [second] = syncs.helper_pids()
-    assert second != first
+    assert second != first and not syncs.broken
+    syncs.close(wait=5)
+    assert not leftover.exists()
+
+
+async def test_a_helper_that_cannot_start_leaves_the_work_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_process, "_HELPER_MAIN", "import sys; sys.exit(3)")
+    syncs = SyncProcess()
+    (tmp_path / "a").write_bytes(b"x")
+    await syncs.files([str(tmp_path / "a")])
+    await syncs.dirs([str(tmp_path)])
+    assert syncs.broken and syncs.helper_pids() == []
+    with pytest.raises(FileNotFoundError):  # errors still reach their writer, from the thread now
+        await syncs.files([str(tmp_path / "missing")])
+    syncs.close(wait=5)
 
 
 async def test_the_helper_ignores_interrupts_meant_for_the_server(tmp_path: Path, syncs: SyncProcess) -> None:

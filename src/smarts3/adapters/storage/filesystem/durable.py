@@ -140,14 +140,14 @@ class GroupSyncer:
     async def files(self, paths: Sequence[str]) -> None:
         """Return once each file at ``paths`` was fsynced (by an fsync that started after this call)."""
         if paths:
-            await settle_future(self._submit(paths, (), ()))
+            await settle_future(self.submit(paths, (), ()))
 
     async def dirs(self, paths: Sequence[str], *, then_remove: Sequence[str] = ()) -> None:
         """Return once each directory at ``paths`` was fsynced by an fsync that started after this call. The
         thread then removes the files ``then_remove`` (whether the fsync succeeded or not), after releasing the
         caller: unlinking a replaced file waits for the journal, better done by this thread than by the loop."""
         if paths or then_remove:
-            await settle_future(self._submit((), paths, then_remove))
+            await settle_future(self.submit((), paths, then_remove))
 
     def close(self, *, wait: float = 0.0) -> None:
         """Let the thread end once it has served what it was given (a later request starts a new one); wait up
@@ -163,9 +163,10 @@ class GroupSyncer:
                 for fd in fds.values():
                     os.close(fd)
 
-    def _submit(
+    def submit(
         self, files: Sequence[str], dirs: Sequence[str], remove: Sequence[str]
     ) -> asyncio.Future[None]:
+        """Hand a request to the thread (starting it if needed); the future is done once it was served."""
         if self._pid != fsutil.current_pid():
             self._reset()  # forked: the parent's thread (and maybe its lock's holder) does not exist here
         loop = asyncio.get_running_loop()

@@ -11,8 +11,9 @@ on a 4 KiB PUT load that hand-over was 17% of the loop thread's CPU (``futex``);
 
 The child lives exactly as long as its pipe: it ignores SIGINT and SIGTERM (a Ctrl-C or a process-group
 signal must not take it away while the server drains) and exits at end of input, which is also what a killed
-server leaves it. If it dies, the batch it held fails with EIO (the writers answer 507, as for a failed fsync)
-and the next request starts a new child.
+server leaves it. If it dies, the batch it held (and what queued behind it) is made durable by the fsync thread
+(``GroupSyncer``) instead, and the next request starts a new child; if a child never answered (it cannot start
+here), the thread does all the work from then on.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
 from smarts3.adapters.storage.filesystem import fsutil
-from smarts3.adapters.storage.filesystem.durable import SyncRequest, settle_future, sync_batch
+from smarts3.adapters.storage.filesystem.durable import GroupSyncer, SyncRequest, settle_future, sync_batch
+
+_log = logging.getLogger("smarts3.storage")
 
 #: one batch: ``[number, [[files, dirs, remove], ...]]``; its answer: ``[number, [None | [errno, text], ...]]``
 _Batch = tuple[int, list[tuple[list[str], list[str], list[str]]]]
@@ -56,13 +60,20 @@ _HELPER_MAIN = f"import sys; from {__name__} import main; sys.exit(main())"
 class _Channel:
     """One child process serving one event loop (a process may run several loops: tests, embedding)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[_Channel, list[_Waiter]], None]
+    ) -> None:
         self.loop = loop
+        self._on_lost = on_lost
+        # the child imports what we imported, from where we did (a test run or a source checkout may have put
+        # the package on sys.path by other means than PYTHONPATH)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _HELPER_MAIN],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
+            env=env,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._out = self.proc.stdin.fileno()
@@ -71,6 +82,8 @@ class _Channel:
         self.queue: list[_Waiter] = []
         self.sent: list[_Waiter] | None = None
         self.closed = False
+        #: whether the child ever answered (one that never did cannot work here: see SyncProcess._lost)
+        self.answered = False
         self._number = 0
         self._buffer = b""
         loop.add_reader(self._in, self._readable)
@@ -108,6 +121,7 @@ class _Channel:
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
             _, errors = _decode_answer(line)
+            self.answered = True
             batch, self.sent = self.sent or [], None
             for waiter, error in zip(batch, errors, strict=False):
                 if not waiter.future.done():
@@ -119,12 +133,12 @@ class _Channel:
             self._send()
 
     def _lost(self, exc: OSError) -> None:
-        """The child is gone (or its pipe broke): fail what it held and what waits; a new child serves the next."""
+        """The child is gone (or its pipe broke): what it held and what waits goes back to the owner."""
         self.shut()
-        for waiter in [*(self.sent or []), *self.queue]:
-            if not waiter.future.done():
-                waiter.future.set_exception(OSError(exc.errno or errno.EIO, str(exc)))
+        orphans = [w for w in (*(self.sent or []), *self.queue) if not w.future.done()]
         self.sent, self.queue = None, []
+        _log.warning("the fsync helper process (pid %s) is gone: %s", self.proc.pid, exc)
+        self._on_lost(self, orphans)
 
     def shut(self) -> None:
         """Stop reading and close our ends of the pipes (the child finishes its batch and exits); loop thread."""
@@ -145,6 +159,9 @@ class SyncProcess:
     def __init__(self) -> None:
         self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
         self._pid = fsutil.current_pid()
+        #: the fsync thread, for batches whose helper died and for good once a helper could not start at all
+        self._fallback = GroupSyncer()
+        self.broken = False
 
     async def files(self, paths: Sequence[str]) -> None:
         """Return once each file at ``paths`` was fsynced (by an fsync that started after this call)."""
@@ -173,21 +190,61 @@ class SyncProcess:
             if wait > 0:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     channel.proc.wait(wait)
+        self._fallback.close(wait=wait)
 
     def _submit(
         self, files: Sequence[str], dirs: Sequence[str], remove: Sequence[str]
     ) -> asyncio.Future[None]:
+        channel = self._channel()
+        if channel is None:
+            return self._fallback.submit(files, dirs, remove)
+        future: asyncio.Future[None] = channel.loop.create_future()
+        channel.submit(_Waiter(files, dirs, remove, future))
+        return future
+
+    def _channel(self) -> _Channel | None:
         if self._pid != fsutil.current_pid():  # forked: the parent's helpers and pipes are the parent's
             self._channels, self._pid = {}, fsutil.current_pid()
+        if self.broken:
+            return None
         loop = asyncio.get_running_loop()
         channel = self._channels.get(loop)
         if channel is None or channel.closed:
             if channel is not None:
                 channel.proc.poll()  # a helper that died: reap it (no zombie left behind)
-            channel = self._channels[loop] = _Channel(loop)
-        waiter = _Waiter(files, dirs, remove, loop.create_future())
-        channel.submit(waiter)
-        return waiter.future
+            try:
+                channel = self._channels[loop] = _Channel(loop, self._lost)
+            except OSError as exc:
+                self._give_up(f"it could not be started ({exc})")
+                return None
+        return channel
+
+    def _lost(self, channel: _Channel, orphans: list[_Waiter]) -> None:
+        """A helper died: its batch and the requests queued behind it are served by the fsync thread (a sync
+        that starts now still starts after they arrived). One that never answered cannot work here at all
+        (say, the interpreter cannot import the package): the thread serves everything from then on."""
+        channel.proc.poll()
+        if not channel.answered:
+            self._give_up(f"it exited with {channel.proc.returncode} before answering")
+        for waiter in orphans:
+            _chain(self._fallback.submit(waiter.files, waiter.dirs, waiter.remove), waiter.future)
+
+    def _give_up(self, why: str) -> None:
+        self.broken = True
+        _log.warning("fsync helper process not used, %s: the fsync thread does its work instead", why)
+
+
+def _chain(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
+    def copy(done: asyncio.Future[None]) -> None:
+        if target.done():
+            return
+        error = done.exception()
+        if error is None:
+            target.set_result(None)
+        else:
+            target.set_exception(error)
+
+    source.add_done_callback(copy)
 
 
 def _shut_from_anywhere(channel: _Channel) -> None:
