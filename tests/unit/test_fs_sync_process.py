@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -60,7 +62,7 @@ async def test_files_and_directories_are_synced_then_replaced_files_removed(
     await syncs.dirs([str(tmp_path)], then_remove=[str(leftover)])
     [pid] = syncs.helper_pids()
     cmdline = await asyncio.to_thread(Path(f"/proc/{pid}/cmdline").read_bytes)
-    assert b"filesystem.sync_process import main" in cmdline
+    assert b"filesystem.sync_helper import main" in cmdline
     syncs.close(wait=5)  # the helper removes it after answering, and before it ends at end of input
     assert not leftover.exists()
     assert _gone(pid)
@@ -160,3 +162,14 @@ def test_the_server_uses_the_helper_process_unless_told_otherwise(tmp_path: Path
     )
     assert isinstance(default, FilesystemStorage) and isinstance(default._syncer, SyncProcess)
     assert isinstance(thread, FilesystemStorage) and isinstance(thread._syncer, GroupSyncer)
+
+
+def test_the_helper_program_stays_small() -> None:
+    """Its resident size counts against the server's: it must not load asyncio, msgspec or the whole adapter."""
+    probe = (
+        "import sys, smarts3.adapters.storage.filesystem.sync_helper; "
+        "print(sorted(m for m in ('asyncio', 'msgspec', 'importlib.metadata', "
+        "'smarts3.adapters.storage.filesystem.backend') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

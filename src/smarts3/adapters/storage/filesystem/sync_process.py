@@ -1,7 +1,8 @@
 """Group commit in a helper process: the fsyncs of commits made on the event loop, with no thread of ours.
 
 ``SyncProcess`` has ``GroupSyncer``'s interface (``files``, ``dirs``, ``close``) and the same batching rule, but
-the batch is made durable by a child process (``python -c "...sync_process import main; ..."``) that runs the very same ``durable.sync_batch``. The event loop writes one line per batch to the child's stdin and
+the batch is made durable by a child process (``sync_helper.py``) that runs the very same
+``batch_sync.sync_batch``. The event loop writes one line per batch to the child's stdin and
 reads its answer from the child's stdout with ``add_reader``; while a batch is out, later requests queue and go
 together as the next one (a request is served by a ``syncfs`` or fsync that starts after it arrived).
 
@@ -23,7 +24,6 @@ import contextlib
 import errno
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -31,15 +31,13 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from smarts3.adapters.storage.filesystem import fsutil
-from smarts3.adapters.storage.filesystem.durable import GroupSyncer, SyncRequest, settle_future, sync_batch
+from smarts3.adapters.storage.filesystem.durable import GroupSyncer, SyncRequest, settle_future
 
 _log = logging.getLogger("smarts3.storage")
 
 #: one batch: ``[number, [[files, dirs, remove], ...]]``; its answer: ``[number, [None | [errno, text], ...]]``
-_Batch = tuple[int, list[tuple[list[str], list[str], list[str]]]]
 _Answer = tuple[int, list[tuple[int, str] | None]]
 _encode = msgspec.json.encode
-_decode_batch = msgspec.json.Decoder(_Batch).decode
 _decode_answer = msgspec.json.Decoder(_Answer).decode
 
 
@@ -53,8 +51,11 @@ class _Waiter(SyncRequest):
         self.future = future
 
 
-#: the helper's program: not ``-m`` this module, which the package has imported already (runpy warns then)
-_HELPER_MAIN = f"import sys; from {__name__} import main; sys.exit(main())"
+#: the helper's program (sync_helper.py); ``-c`` rather than ``-m``: runpy warns about a module the package
+#: imported already
+_HELPER_MAIN = (
+    "import sys; from smarts3.adapters.storage.filesystem.sync_helper import main; sys.exit(main())"
+)
 
 
 class _Channel:
@@ -259,42 +260,3 @@ def _shut_from_anywhere(channel: _Channel) -> None:
         channel.loop.call_soon_threadsafe(channel.shut)
     except RuntimeError:  # closed meanwhile
         channel.shut()
-
-
-def _error_pair(error: BaseException | None) -> tuple[int, str] | None:
-    if error is None:
-        return None
-    if isinstance(error, OSError):
-        return (error.errno or errno.EIO, error.strerror or str(error))
-    return (errno.EIO, repr(error))
-
-
-def serve(reader: object, writer: object) -> None:
-    """The helper's loop: one batch per input line, answered, then its replaced files removed; ends at EOF."""
-    fs_fds: dict[int, int] = {}
-    for line in reader:  # type: ignore[attr-defined]
-        number, jobs = _decode_batch(line)
-        batch = [SyncRequest(files, dirs, remove) for files, dirs, remove in jobs]
-        try:
-            sync_batch(batch, fs_fds)
-        except Exception as exc:  # a bug must not leave writers waiting forever
-            for request in batch:
-                request.error = request.error or exc
-        writer.write(_encode((number, [_error_pair(r.error) for r in batch])) + b"\n")  # type: ignore[attr-defined]
-        writer.flush()  # type: ignore[attr-defined]
-        for request in batch:
-            for path in request.remove:
-                fsutil.unlink_quiet(path)
-    for fd in fs_fds.values():
-        os.close(fd)
-
-
-def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    serve(sys.stdin.buffer, sys.stdout.buffer)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
