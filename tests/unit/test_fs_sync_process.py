@@ -173,3 +173,29 @@ def test_the_helper_program_stays_small() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_an_idle_helper_exits_and_the_next_request_starts_another(
+    tmp_path: Path, syncs: SyncProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_process, "IDLE_SECONDS", 0.1)
+    await syncs.dirs([str(tmp_path)])
+    [first] = syncs.helper_pids()
+    await asyncio.sleep(0.3)
+    assert syncs.helper_pids() == [] and _gone(first)
+    await syncs.dirs([str(tmp_path)])
+    [second] = syncs.helper_pids()
+    assert second != first and not syncs.broken
+
+
+async def test_a_big_upload_commits_in_a_thread_without_starting_the_helper(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "data", fsync=True, fsync_helper="process")
+    await storage.start()
+    await storage.create_bucket(BUCKET, region="us-east-1")
+    assert isinstance(storage._syncer, SyncProcess)
+    await put(storage, BUCKET, "big", b"b" * (1 << 20))  # larger than what is written on the event loop
+    assert storage._syncer.helper_pids() == []
+    await put(storage, BUCKET, "small", b"s")
+    assert len(storage._syncer.helper_pids()) == 1
+    assert await get(storage, BUCKET, "big") == b"b" * (1 << 20)
+    await storage.close()

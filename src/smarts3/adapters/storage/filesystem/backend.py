@@ -367,8 +367,11 @@ class FilesystemStorage:
             for path in done.leftovers:
                 fsutil.unlink_quiet(path)
 
-        # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs
-        on_loop = versioning is None or not self.fsync
+        # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs.
+        # With fsync on, a body too big to be written on the loop (staged.synced: it went through a thread and
+        # was fsynced there) commits and syncs its directories in a thread too: the fsync helper process is for
+        # many small writes, and a big upload need not start it (nor count its memory)
+        on_loop = not self.fsync or (versioning is None and not staged.synced)
         try:
             if self.fsync and not staged.synced:
                 # body and staged sidecar, both written on the loop: fsynced in a batch with other writers'

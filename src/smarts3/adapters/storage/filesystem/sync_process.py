@@ -51,6 +51,10 @@ class _Waiter(SyncRequest):
         self.future = future
 
 
+#: a helper that served nothing for this long exits (its ~15 MiB are the server's); the next write starts a new
+#: one, which costs that write ~50 ms
+IDLE_SECONDS = 30.0
+
 #: the helper's program (sync_helper.py); ``-c`` rather than ``-m``: runpy warns about a module the package
 #: imported already
 _HELPER_MAIN = (
@@ -85,6 +89,7 @@ class _Channel:
         self.closed = False
         #: whether the child ever answered (one that never did cannot work here: see SyncProcess._lost)
         self.answered = False
+        self._idle: asyncio.TimerHandle | None = None
         self._number = 0
         self._buffer = b""
         loop.add_reader(self._in, self._readable)
@@ -132,6 +137,14 @@ class _Channel:
                         waiter.future.set_exception(OSError(error[0], error[1]))
         if self.queue and self.sent is None and not self.closed:
             self._send()
+        elif self.sent is None and not self.closed:
+            if self._idle is not None:
+                self._idle.cancel()
+            self._idle = self.loop.call_later(IDLE_SECONDS, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if self.sent is None and not self.queue:
+            self.shut()  # the child exits at end of input; the next request starts a new one
 
     def _lost(self, exc: OSError) -> None:
         """The child is gone (or its pipe broke): what it held and what waits goes back to the owner."""
@@ -146,6 +159,8 @@ class _Channel:
         if self.closed:
             return
         self.closed = True
+        if self._idle is not None:
+            self._idle.cancel()
         with contextlib.suppress(RuntimeError, ValueError, OSError):  # the loop may be closed already
             self.loop.remove_reader(self._in)
         for stream in (self.proc.stdin, self.proc.stdout):
