@@ -28,16 +28,23 @@ def test_repeated_presigned_get_is_accepted_from_cache() -> None:
     assert len(auth._v4._presigned) == 1
 
 
-def test_a_presigned_put_url_used_again_is_accepted_from_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An upload URL handed out once is used for every retry (and by load tests): its signature covers no body."""
+@pytest.fixture
+def rebuilt(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """One entry per signature rebuilt and compared in full (not answered from a cache)."""
     from smarts3.adapters.auth import sigv4
 
+    calls: list[object] = []
+    real_verify = sigv4._verify
+    monkeypatch.setattr(sigv4, "_verify", lambda *a, **kw: calls.append(1) or real_verify(*a, **kw))
+    return calls
+
+
+def test_a_presigned_put_url_used_again_is_accepted_from_cache(rebuilt: list[object]) -> None:
+    """An upload URL handed out once is used for every retry (and by load tests): its signature covers no body."""
     auth = Authenticator({AK: SECRET})
     request = view(presign("PUT", _url("upload.bin")))
     first = auth.authenticate(request)
-    rebuilt: list[object] = []
-    real_verify = sigv4._verify
-    monkeypatch.setattr(sigv4, "_verify", lambda *a, **kw: rebuilt.append(1) or real_verify(*a, **kw))
+    rebuilt.clear()
     assert auth.authenticate(request) == first and rebuilt == []
     # a payload hash header changes how the body is read: never from the cache
     hashed = view(
@@ -86,18 +93,14 @@ def test_cached_result_does_not_cover_another_host() -> None:
 
 
 def test_a_header_signed_get_sent_again_is_accepted_without_rebuilding_its_signature(
-    monkeypatch: pytest.MonkeyPatch,
+    rebuilt: list[object],
 ) -> None:
     from test_auth_sigv4 import sign_header
-
-    from smarts3.adapters.auth import sigv4
 
     auth = Authenticator({AK: SECRET})
     request = view(sign_header("GET", _url("photo.jpg")))
     first = auth.authenticate(request)
-    rebuilt: list[object] = []
-    real_verify = sigv4._verify
-    monkeypatch.setattr(sigv4, "_verify", lambda *a, **kw: rebuilt.append(1) or real_verify(*a, **kw))
+    rebuilt.clear()
     assert auth.authenticate(request) == first and rebuilt == []  # the very same request: from the cache
     # anything the signature covers, changed, goes the full way and fails
     changed_host = view(sign_header("GET", _url("photo.jpg")), host="evil.example:9000")
