@@ -199,3 +199,20 @@ async def test_a_big_upload_commits_in_a_thread_without_starting_the_helper(tmp_
     assert len(storage._syncer.helper_pids()) == 1
     assert await get(storage, BUCKET, "big") == b"b" * (1 << 20)
     await storage.close()
+
+
+async def test_a_helper_that_answers_nonsense_is_replaced_and_its_batch_still_served(
+    tmp_path: Path, syncs: SyncProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await syncs.dirs(
+        [str(tmp_path)]
+    )  # a working helper first: a garbled one must not disable helpers for good
+    [first] = syncs.helper_pids()
+    syncs.close(wait=5)
+    monkeypatch.setattr(
+        sync_process,
+        "_HELPER_MAIN",
+        "import sys; sys.stdin.readline(); print('nonsense', flush=True); sys.stdin.read()",
+    )
+    await asyncio.wait_for(syncs.dirs([str(tmp_path)]), 5)  # served by the fsync thread instead
+    assert first not in syncs.helper_pids()

@@ -126,10 +126,19 @@ class _Channel:
         self._buffer += data
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
-            _, errors = _decode_answer(line)
+            batch = self.sent or []
+            try:
+                number, errors = _decode_answer(line)
+                if number != self._number or len(errors) != len(batch):
+                    raise ValueError(f"answer {number} with {len(errors)} results for batch {self._number}")
+            except (msgspec.DecodeError, ValueError) as exc:
+                # never leave writers waiting on a child that talks nonsense: replace it
+                self.proc.kill()
+                self._lost(OSError(errno.EIO, f"garbled answer from the fsync helper process: {exc}"))
+                return
             self.answered = True
-            batch, self.sent = self.sent or [], None
-            for waiter, error in zip(batch, errors, strict=False):
+            self.sent = None
+            for waiter, error in zip(batch, errors, strict=True):
                 if not waiter.future.done():
                     if error is None:
                         waiter.future.set_result(None)
