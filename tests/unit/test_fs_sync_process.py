@@ -216,3 +216,37 @@ async def test_a_helper_that_answers_nonsense_is_replaced_and_its_batch_still_se
     )
     await asyncio.wait_for(syncs.dirs([str(tmp_path)]), 5)  # served by the fsync thread instead
     assert first not in syncs.helper_pids()
+
+
+async def test_a_helper_that_cannot_even_be_spawned_leaves_the_work_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_process.sys, "executable", str(tmp_path / "no-such-python"))
+    syncs = SyncProcess()
+    await syncs.dirs([str(tmp_path)])  # Popen failed: the fsync thread served it
+    assert syncs.broken and syncs.helper_pids() == []
+    syncs.close(wait=5)
+
+
+def test_a_forked_child_starts_a_helper_of_its_own(tmp_path: Path) -> None:
+    syncs = SyncProcess()
+    asyncio.run(syncs.dirs([str(tmp_path)]))
+    [parents] = syncs.helper_pids()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe and its exit status
+        code = 1
+        try:
+            asyncio.run(asyncio.wait_for(syncs.dirs([str(tmp_path)]), 10))
+            os.write(write_end, str(syncs.helper_pids()).encode())
+            syncs.close(wait=5)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    reported = os.read(read_end, 1000).decode()
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    syncs.close(wait=5)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert reported.startswith("[") and str(parents) not in reported and reported != "[]"

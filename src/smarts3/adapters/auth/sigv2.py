@@ -302,8 +302,8 @@ class SigV2Verifier:
         """A presigned URL that verified before, if it is the very same request and not expired.
 
         Boto3's default presigned URL is SigV2 (``AWSAccessKeyId=..&Signature=..&Expires=..``) and is often
-        used many times (fetched again, an upload retried). Its signature covers the method, the resource (raw path, sub-resources and the
-        virtual-host bucket), Content-MD5, Content-Type, Expires (in the query) and every x-amz-* header; once
+        used many times (fetched again, an upload retried). Its signature covers the method, the resource (raw
+        path, sub-resources and the virtual-host bucket), Content-MD5, Content-Type, Expires (in the query) and every x-amz-* header; once
         that combination verified with a secret it verifies again until it expires. Anything else goes the full
         way, which also produces the proper error.
         """

@@ -27,8 +27,8 @@ __all__ = ["FilesystemStorage"]
 
 
 def __getattr__(name: str) -> Any:
-    """``FilesystemStorage`` is imported on first use, so the fsync helper process (``sync_process``), which
-    needs only ``fsutil`` and ``durable``, does not load the whole adapter (~31 -> ~14 MiB resident)."""
+    """``FilesystemStorage`` is imported on first use, so the fsync helper process (``sync_helper``), which
+    needs only ``fsutil`` and ``batch_sync``, does not load the whole adapter (~31 -> ~15 MiB resident)."""
     if name == "FilesystemStorage":
         from smarts3.adapters.storage.filesystem.backend import FilesystemStorage
 

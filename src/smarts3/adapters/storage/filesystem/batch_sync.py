@@ -34,13 +34,13 @@ def sync_batch(jobs: Sequence[SyncRequest], fs_fds: dict[int, int]) -> None:
         _fsync_each(jobs)
 
 
-#: directory -> the device (filesystem) it is on, for ``_syncfs_batch``; only the syncer threads use it
+#: directory -> the device (filesystem) it is on, for ``_syncfs_batch``; one syncer per process uses it
 _DIR_DEVICES: dict[str, int] = {}
 
 
 def _syncfs_batch(jobs: Sequence[SyncRequest], fs_fds: dict[int, int]) -> None:
     # a path's filesystem is its directory's, remembered per directory (``_DIR_DEVICES``): a stat per path cost
-    # this thread a GIL hand-over from the event loop each, ~10% of a 4 KiB PUT load. ``fs_fds`` keeps one
+    # the fsync thread a GIL hand-over from the event loop each, ~10% of a 4 KiB PUT load. ``fs_fds`` keeps one
     # descriptor per filesystem for syncfs, opened on a directory (an open file would keep a deleted temp alive)
     members: dict[int, list[SyncRequest]] = {}
     for job in jobs:

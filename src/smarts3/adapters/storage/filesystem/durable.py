@@ -1,7 +1,7 @@
 """Grouped fsyncs. A commit's renames happen under the key lock; the directory fsyncs that make them survive a
 power loss run after it, before the response, and are shared between concurrent writers (group commit): in
 threads (``DirSyncs``) or, for commits made on the event loop, by one fsync thread that also fsyncs their files
-(``GroupSyncer``).
+(``GroupSyncer``) or by a helper process doing the same (``sync_process.SyncProcess``, what the server uses).
 
 Sixteen writers of one directory used to issue sixteen fsyncs of it. One fsync that *starts* after a writer's
 rename covers that writer, so a writer that finds an fsync of its directory already running waits for the next
@@ -21,8 +21,6 @@ from typing import Any, TypeVar
 
 from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.batch_sync import SyncRequest, sync_batch
-
-__all__ = ["DirSyncs", "Durable", "GroupSyncer", "SyncRequest", "settle_future", "sync_batch", "wait_done"]
 
 T = TypeVar("T")
 
@@ -77,7 +75,9 @@ class DirSyncs:
                 state.done = max(state.done, mine)
 
 
-class _Job(SyncRequest):
+class SyncJob(SyncRequest):
+    """A request handed to a syncer by a writer on ``loop``, who awaits ``future``."""
+
     __slots__ = ("future", "loop")
 
     def __init__(
@@ -123,7 +123,7 @@ class GroupSyncer:
         self._fs_fds: dict[int, int] = {}
         self._pid = fsutil.current_pid()
         self._cond = threading.Condition(threading.Lock())
-        self._jobs: list[_Job] = []
+        self._jobs: list[SyncJob] = []
         #: whether the thread is alive (it owns ``_fs_fds`` while it is)
         self._running = False
         self._closed = False
@@ -161,7 +161,7 @@ class GroupSyncer:
         if self._pid != fsutil.current_pid():
             self._reset()  # forked: the parent's thread (and maybe its lock's holder) does not exist here
         loop = asyncio.get_running_loop()
-        job = _Job(files, dirs, remove, loop.create_future(), loop)
+        job = SyncJob(files, dirs, remove, loop.create_future(), loop)
         with self._cond:
             self._jobs.append(job)
             self._closed = False
@@ -188,7 +188,7 @@ class GroupSyncer:
             except BaseException as exc:  # a bug must not leave writers waiting forever
                 for job in jobs:
                     job.error = job.error or exc
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+            by_loop: dict[asyncio.AbstractEventLoop, list[SyncJob]] = {}
             for job in jobs:
                 by_loop.setdefault(job.loop, []).append(job)
             for loop, done in by_loop.items():
@@ -201,7 +201,7 @@ class GroupSyncer:
                     fsutil.unlink_quiet(path)
 
 
-def _deliver(jobs: list[_Job]) -> None:
+def _deliver(jobs: list[SyncJob]) -> None:
     for job in jobs:
         if job.future.done():
             continue

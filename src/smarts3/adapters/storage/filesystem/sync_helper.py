@@ -1,7 +1,7 @@
 """The fsync helper process's program (started by ``sync_process.SyncProcess``): one batch per input line, made
 durable by ``batch_sync.sync_batch``, answered on stdout, then the files it replaced are removed; it ends at end
 of input. Standard library only (json, not msgspec; no asyncio): its resident size counts against the server's
-(~12 MiB, where importing the whole adapter made it ~31).
+(~15 MiB, where importing the whole adapter made it ~31).
 
 A batch is ``[number, [[files, dirs, remove], ...]]``; its answer ``[number, [null | [errno, text], ...]]``.
 """

@@ -8,7 +8,7 @@ together as the next one (a request is served by a ``syncfs`` or fsync that star
 
 Why a process: the fsync thread has to take the GIL back from the event loop after each of its system calls, and
 on a 4 KiB PUT load that hand-over was 17% of the loop thread's CPU (``futex``); a fsync'd PUT cost the loop
-~850 us against ~600 us without fsync. The child has a GIL of its own: ~1,000 -> ~1,400 fsync'd PUT/s here.
+~850 us against ~600 us without fsync. The child has a GIL of its own: ~1,000 -> ~1,600 fsync'd PUT/s here.
 
 The child lives exactly as long as its pipe: it ignores SIGINT and SIGTERM (a Ctrl-C or a process-group
 signal must not take it away while the server drains) and exits at end of input, which is also what a killed
@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from smarts3.adapters.storage.filesystem import fsutil
-from smarts3.adapters.storage.filesystem.durable import GroupSyncer, SyncRequest, settle_future
+from smarts3.adapters.storage.filesystem.durable import GroupSyncer, SyncJob, settle_future
 
 _log = logging.getLogger("smarts3.storage")
 
@@ -39,16 +39,6 @@ _log = logging.getLogger("smarts3.storage")
 _Answer = tuple[int, list[tuple[int, str] | None]]
 _encode = msgspec.json.encode
 _decode_answer = msgspec.json.Decoder(_Answer).decode
-
-
-class _Waiter(SyncRequest):
-    __slots__ = ("future",)
-
-    def __init__(
-        self, files: Sequence[str], dirs: Sequence[str], remove: Sequence[str], future: asyncio.Future[None]
-    ) -> None:
-        super().__init__(files, dirs, remove)
-        self.future = future
 
 
 #: a helper that served nothing for this long exits (its ~15 MiB are the server's); the next write starts a new
@@ -66,7 +56,7 @@ class _Channel:
     """One child process serving one event loop (a process may run several loops: tests, embedding)."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[_Channel, list[_Waiter]], None]
+        self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[_Channel, list[SyncJob]], None]
     ) -> None:
         self.loop = loop
         self._on_lost = on_lost
@@ -84,8 +74,8 @@ class _Channel:
         self._out = self.proc.stdin.fileno()
         self._in = self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
-        self.queue: list[_Waiter] = []
-        self.sent: list[_Waiter] | None = None
+        self.queue: list[SyncJob] = []
+        self.sent: list[SyncJob] | None = None
         self.closed = False
         #: whether the child ever answered (one that never did cannot work here: see SyncProcess._lost)
         self.answered = False
@@ -94,8 +84,8 @@ class _Channel:
         self._buffer = b""
         loop.add_reader(self._in, self._readable)
 
-    def submit(self, waiter: _Waiter) -> None:
-        self.queue.append(waiter)
+    def submit(self, job: SyncJob) -> None:
+        self.queue.append(job)
         if self.sent is None:
             self._send()
 
@@ -208,7 +198,7 @@ class SyncProcess:
         channels, self._channels = self._channels, {}
         for channel in channels.values():
             if channel.sent or channel.queue:
-                # still serving writers: let it finish, its loop closes it (or the next close does)
+                # still serving writers: let it finish; its idle timer (or the next close) ends it
                 self._channels[channel.loop] = channel
                 continue
             _shut_from_anywhere(channel)
@@ -223,9 +213,9 @@ class SyncProcess:
         channel = self._channel()
         if channel is None:
             return self._fallback.submit(files, dirs, remove)
-        future: asyncio.Future[None] = channel.loop.create_future()
-        channel.submit(_Waiter(files, dirs, remove, future))
-        return future
+        job = SyncJob(files, dirs, remove, channel.loop.create_future(), channel.loop)
+        channel.submit(job)
+        return job.future
 
     def _channel(self) -> _Channel | None:
         if self._pid != fsutil.current_pid():  # forked: the parent's helpers and pipes are the parent's
@@ -244,7 +234,7 @@ class SyncProcess:
                 return None
         return channel
 
-    def _lost(self, channel: _Channel, orphans: list[_Waiter]) -> None:
+    def _lost(self, channel: _Channel, orphans: list[SyncJob]) -> None:
         """A helper died: its batch and the requests queued behind it are served by the fsync thread (a sync
         that starts now still starts after they arrived). One that never answered cannot work here at all
         (say, the interpreter cannot import the package): the thread serves everything from then on."""
