@@ -150,12 +150,18 @@ def _ready_status(server: RunningServer) -> int:
 
 
 def _tmp_files(server: RunningServer) -> list[str]:
-    """What is left in ``tmp/`` once the fsync thread, which removes replaced files after answering, is done."""
+    """What is left in ``tmp/`` once the fsync thread, which removes replaced files after answering, is done,
+    besides the files the storage keeps to write again (recycle.py)."""
     tmp = Path(server.settings.storage.directory) / ".smarts3" / "tmp"
+
+    def left() -> list[str]:
+        pooled = {os.path.basename(path) for path in server.storage.objects.pool.files()}
+        return sorted(set(os.listdir(tmp)) - pooled)
+
     deadline = time.monotonic() + 5
-    while (left := os.listdir(tmp)) and time.monotonic() < deadline:
+    while (files := left()) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return left
+    return files
 
 
 def _body_of(s3: Any, key: str) -> tuple[bytes, str, dict[str, str]]:

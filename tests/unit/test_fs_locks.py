@@ -157,6 +157,11 @@ async def test_many_inline_puts_of_one_key_leave_one_whole_version(fs_storage: F
     bodies = [bytes([n]) * (1000 + n) for n in range(20)]
     await asyncio.gather(*(put(fs_storage, BUCKET, "same", body) for body in bodies))
     assert await get(fs_storage, BUCKET, "same") in bodies
+    # nothing but the files kept for reuse (recycle.py); closing the storage removes those too
+    assert sorted(os.listdir(fs_storage.layout.tmp)) == sorted(
+        os.path.basename(p) for p in fs_storage.objects.pool.files()
+    )
+    await fs_storage.close()
     assert not list((fs_storage.layout.tmp).iterdir())
 
 

@@ -42,9 +42,13 @@ class Smarts3App:
     GET's cost on a 2-core machine (see bench/README.md).
     """
 
-    def __init__(self, litestar: Litestar, s3_api: Any, litestar_paths: set[str]) -> None:
+    def __init__(
+        self, litestar: Litestar, s3_api: Any, litestar_paths: set[str], storage: StorageBackend | None = None
+    ) -> None:
         self.litestar = litestar
         self.state = litestar.state
+        #: the storage backend the app serves (for tests and embedding code that inspect it)
+        self.storage = storage
         self._s3 = s3_api
         self._litestar_paths = frozenset(litestar_paths)
 
@@ -144,7 +148,7 @@ def create_app(settings: Settings, *, storage: StorageBackend | None = None) -> 
     operational = {settings.metrics.health_path, settings.metrics.ready_path}
     if metrics is not None:
         operational.add(settings.metrics.path)
-    return Smarts3App(app, api, operational)
+    return Smarts3App(app, api, operational, backend)
 
 
 async def _expire_uploads_forever(multipart: MultipartService, settings: Settings) -> None:

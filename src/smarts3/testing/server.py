@@ -43,6 +43,8 @@ class RunningServer:
     secret_key: str
     region: str
     settings: Settings
+    #: the storage backend this server serves (tests inspect it, e.g. the filesystem's pool of reusable files)
+    storage: Any = None
 
     def boto3_kwargs(self) -> dict[str, Any]:
         return {
@@ -141,6 +143,7 @@ def running_server(
             secret_key=credential.secret_access_key,
             region=settings.server.region,
             settings=settings,
+            storage=app.storage,
         )
     finally:
         server.should_exit = True

@@ -101,7 +101,9 @@ class FilesystemStorage:
         self._config_stat_memo: dict[str, tuple[object, int, os.stat_result]] = {}
         #: group commit of the file and directory fsyncs of commits made on the event loop: one thread, or one
         #: helper process per event loop (sync_process.py: no GIL shared with the loop; what the server uses)
-        self._syncer: GroupSyncer | SyncProcess = SyncProcess() if fsync_helper == "process" else GroupSyncer()
+        self._syncer: GroupSyncer | SyncProcess = (
+            SyncProcess() if fsync_helper == "process" else GroupSyncer()
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -145,6 +147,7 @@ class FilesystemStorage:
         # in one test process, so give them back
         self.locks.close()
         await self.drain()
+        self.objects.pool.clear()
 
     async def drain(self) -> None:
         """Wait until the fsync thread (or helper process) has done what it was given, including removing the
@@ -334,14 +337,21 @@ class FilesystemStorage:
         version_id: str | None = None,
     ) -> ObjectInfo:
         kp = self._paths(bucket, key)
-        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
         engine = self.objects
+        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=engine.pool)
 
         def prepare(synced: bool) -> Staged:
             new = build(temp.size)
             with fsutil.disk_errors():
                 return engine.stage(
-                    kp, temp.path_s, new, temp.size, versioning=versioning, version_id=version_id, sync=synced
+                    kp,
+                    temp.path_s,
+                    new,
+                    temp.size,
+                    versioning=versioning,
+                    version_id=version_id,
+                    sync=synced,
+                    temp_stat=temp.stat,
                 )
 
         # a small body is written and staged right on the event loop (see bodies.py); with fsync on, both files
@@ -359,13 +369,23 @@ class FilesystemStorage:
                 engine.settle(done)
 
         async def settle_on_loop(done: Committed) -> None:
+            kept = [item for item in done.reusable if engine.pool.room(item[0])]
             if done.owed:
-                with fsutil.disk_errors():
-                    # the fsync thread removes the replaced files after the directory fsyncs
-                    await self._syncer.dirs(done.owed.dirs, then_remove=done.leftovers)
+                # the fsync thread (or helper) removes the replaced files after the directory fsyncs, except
+                # the ones kept for reuse: those join the pool only once the fsyncs are done (recycle.py)
+                keep = {path for _, path in kept}
+                try:
+                    with fsutil.disk_errors():
+                        await self._syncer.dirs(
+                            done.owed.dirs, then_remove=[p for p in done.leftovers if p not in keep]
+                        )
+                except BaseException:
+                    for path in keep:
+                        fsutil.unlink_quiet(path)
+                    raise
+                engine.release(list(keep), kept)
                 return
-            for path in done.leftovers:
-                fsutil.unlink_quiet(path)
+            engine.release(done.leftovers, kept)
 
         # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs.
         # With fsync on, a body too big to be written on the loop (staged.synced: it went through a thread and
@@ -491,7 +511,7 @@ class FilesystemStorage:
     ) -> PartInfo:
         self._require_bucket(bucket)
         self.uploads.get(bucket, key, upload_id)
-        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync)
+        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=self.objects.pool)
 
         def finish(synced: bool) -> PartInfo:
             part = build(temp.size)

@@ -12,6 +12,7 @@ from typing import TypeVar
 from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.durable import settle_future, wait_done
 from smarts3.adapters.storage.filesystem.locks import LockBusy
+from smarts3.adapters.storage.filesystem.recycle import InodePool, Reused, advance_mtime
 from smarts3.domain.ports import BodyDigest
 
 T = TypeVar("T")
@@ -24,13 +25,20 @@ INLINE_MAX = 256 << 10
 class TempFile:
     """A temp file under ``.smarts3/tmp`` being filled; created lazily on the first write. Blocking methods."""
 
-    def __init__(self, tmp_dir: Path, digest: BodyDigest, *, fsync: bool) -> None:
+    def __init__(
+        self, tmp_dir: Path, digest: BodyDigest, *, fsync: bool, pool: InodePool | None = None
+    ) -> None:
         #: a str: pathlib construction showed in PUT profiles (see ``path`` for a Path)
         self.path_s = f"{tmp_dir}{os.sep}{fsutil.temp_name()}"
         self._digest = digest
         self._fsync = fsync
         self._fd: int | None = None
+        self._pool = pool
+        #: set when the file is a reused one (recycle.py): what it held before
+        self._reused: Reused | None = None
         self.size = 0
+        #: the file's stat once finished (its identity goes into the staged sidecar)
+        self.stat: os.stat_result | None = None
 
     @property
     def path(self) -> Path:
@@ -38,15 +46,22 @@ class TempFile:
 
     def write(self, chunks: list[bytes]) -> None:
         with fsutil.disk_errors():
-            if self._fd is None:
-                self._fd = os.open(self.path_s, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            fd = self._fd
+            fd = self._fd if self._fd is not None else self._open()
             for chunk in chunks:
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]
                 self._digest.update(chunk)
                 self.size += len(chunk)
+
+    def _open(self) -> int:
+        """Open the file: a reused one from the pool (recycle.py), else a new one."""
+        reused = self._pool.take("data") if self._pool is not None else None
+        if reused is None:
+            self._fd = os.open(self.path_s, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        else:
+            self._reused, self._fd, self.path_s = reused, reused.fd, reused.path
+        return self._fd
 
     def finish(self, *, sync: bool = True) -> None:
         """Flush to disk (when fsync is on and ``sync``) and close; the file stays for the commit to rename."""
@@ -56,10 +71,17 @@ class TempFile:
             assert self._fd is not None
             fd, self._fd = self._fd, None
             try:
+                reused = self._reused
+                if reused is not None:
+                    if reused.old_size > self.size:
+                        os.ftruncate(fd, self.size)
+                    self.stat = advance_mtime(fd, os.fstat(fd), reused.old_mtime_ns)
+                else:
+                    self.stat = os.fstat(fd)
                 if self._fsync and sync:
                     os.fsync(fd)
             finally:
-                os.close(fd)
+                os.close(fd)  # (releases a reused file's flock)
 
     def discard(self) -> None:
         if self._fd is not None:

@@ -425,8 +425,7 @@ def _check_data(
             assert doc is not None
             record = doc["obj"]
             if tuple(doc["id"]) != metadata.identity_of(st):
-                pending = doc.get("pending")
-                if pending and (storage.layout.tmp / pending).exists():
+                if storage.objects.pending_temp(doc):
                     detail = (
                         "interrupted commit: the new data is still in a temp file (rolled forward on repair)"
                     )
@@ -502,8 +501,7 @@ def _check_sidecars(storage: FilesystemStorage, bucket: str, repair: bool) -> It
             if os.path.lexists(kp.data):
                 continue  # checked from the data side
             state, doc = _read_sidecar(path)
-            pending = doc.get("pending") if doc is not None else None
-            if pending and (storage.layout.tmp / pending).exists():
+            if doc is not None and storage.objects.pending_temp(doc):
                 finding = Finding(
                     "interrupted-commit",
                     str(path),

@@ -17,6 +17,7 @@ future layout may hash them.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections import OrderedDict
@@ -158,6 +159,34 @@ def part_from_bytes(data: bytes) -> tuple[PartInfo, str]:
     return converter.structure(doc, PartInfo), name
 
 
+def _read_locked(path: str, attempts: int = 3) -> tuple[tuple[int, int, int], bytes] | None:
+    """The bytes of the file at ``path`` and the (ino, mtime_ns, size) they were read under.
+
+    Read under a shared flock: a sidecar a commit has just displaced may be taken for reuse and written again
+    (recycle.py), which takes an exclusive one first. Busy means the file we opened is such a one: the path
+    holds a newer sidecar now, so open it again. The last attempt reads whatever it finds: under the key's lock
+    the file at the path is never one being reused, so a lock held there is another program's. None when the
+    read keeps coming up short."""
+    for attempt in range(attempts):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if attempt + 1 < attempts:
+                    continue
+            except OSError:
+                pass  # no flock on this filesystem: nothing is reused there either
+            st = os.fstat(fd)
+            data = os.read(fd, st.st_size + 1)
+            if len(data) != st.st_size:
+                continue  # changed under us (edited by another program): read again
+            return (st.st_ino, st.st_mtime_ns, st.st_size), data
+        finally:
+            os.close(fd)
+    return None
+
+
 class SidecarCache:
     """Parsed sidecars keyed by path and validated by the sidecar file's (ino, mtime_ns, size).
 
@@ -197,10 +226,14 @@ class SidecarCache:
                 self._items.move_to_end(path)
                 return hit[1]
         try:
-            with open(path, "rb") as handle:
-                doc = decode(handle.read())
+            read = _read_locked(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        if read is None:
+            return None
+        stamp, data = read
+        try:
+            doc = decode(data)
         except msgspec.DecodeError:
             return None
         if not isinstance(doc, dict) or "obj" not in doc:

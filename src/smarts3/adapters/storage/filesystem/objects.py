@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import stat
@@ -39,6 +40,7 @@ from smarts3.adapters.storage.filesystem import fsutil, metadata, versions
 from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable
 from smarts3.adapters.storage.filesystem.layout import Layout, key_components
 from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
+from smarts3.adapters.storage.filesystem.recycle import MAX_SIZE, InodePool, advance_mtime
 from smarts3.domain.errors import (
     InvalidObjectName,
     MethodNotAllowed,
@@ -149,6 +151,8 @@ class Committed:
     owed: Durable
     #: files the commit replaced (the previous data moved aside, the previous sidecar), removed after the fsyncs
     leftovers: list[str]
+    #: (kind, path) of the leftovers that may be reused as temp files instead (recycle.py)
+    reusable: list[tuple[str, str]] = attrs.Factory(list)
 
 
 def _same_version(record: dict[str, Any], version_id: str) -> bool:
@@ -167,6 +171,8 @@ class ObjectEngine:
         self._tmp_prefix = str(layout.tmp) + os.sep
         self.dir_syncs = DirSyncs()
         self._paths_cache: dict[tuple[str, str], KeyPaths] = {}
+        #: files this engine's commits displaced, written again as the next staged sidecars (recycle.py)
+        self.pool = InodePool()
 
     def paths(self, bucket: str, key: str) -> KeyPaths:
         """The key's paths; memoised (bounded), since the same hot keys are read and written over and over.
@@ -218,6 +224,19 @@ class ObjectEngine:
         try:
             if want_fd:
                 fd = os.open(kp.data_s, _OPEN_FLAGS)
+                try:
+                    # held while the bytes are read: a file displaced meanwhile is not reused under us
+                    # (recycle.py). Busy means exactly that is happening: its bytes are no longer this key's
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not locked:
+                        os.close(fd)
+                        fd = None
+                        raise NeedLock() from None
+                    # under the key lock the file at the plain path is never one being reused: some other
+                    # program holds an exclusive flock on it; read it anyway
+                except OSError:
+                    pass  # no flock on this filesystem: then recycle.take cannot lock either, nothing is reused
                 st = os.fstat(fd)
             elif walked or not _PROC_FD:
                 st = os.lstat(kp.data_s)
@@ -251,6 +270,7 @@ class ObjectEngine:
                 os.close(fd)
                 fd = None
                 fd = os.open(kp.data, _OPEN_FLAGS)
+                _share_lock(fd)
             return Found(record, kp.data_s, fd, plain=True)
         except _Absent:
             if fd is not None:
@@ -266,8 +286,8 @@ class ObjectEngine:
         doc = self.cache.read(kp.sidecar_s)
         if doc is None:
             return False
-        pending = doc.get("pending")
-        if pending and os.path.exists(self.layout.tmp / pending):
+        pending = self.pending_temp(doc)
+        if pending:
             # a commit whose data rename has not happened yet (a writer mid-commit, or a crash)
             if not locked:
                 raise NeedLock()
@@ -289,6 +309,20 @@ class ObjectEngine:
         fsutil.prune_empty_dirs(kp.sidecar.parent, self.layout.meta_root(kp.bucket))
         return False
 
+    def pending_temp(self, doc: dict[str, Any]) -> str | None:
+        """The name in ``tmp/`` of the data ``doc`` was staged for, if that file is still there unrenamed.
+
+        The identity decides, not the name alone: once a commit is done its temp's name holds the data it
+        displaced, which may be kept and written again (recycle.py)."""
+        pending = doc.get("pending")
+        if not pending:
+            return None
+        try:
+            st = os.lstat(f"{self._tmp_prefix}{pending}")
+        except OSError:
+            return None
+        return pending if metadata.identity_of(st) == tuple(doc["id"]) else None
+
     def _roll_forward(self, kp: KeyPaths, pending: str) -> None:
         os.makedirs(kp.data.parent, exist_ok=True)
         fsutil.rename_into(self.layout.tmp / pending, kp.data)
@@ -299,8 +333,8 @@ class ObjectEngine:
         """Make sidecar and data agree again (caller holds the lock). Returns the record now valid."""
         ident = metadata.identity_of(st)
         if doc is not None:
-            pending = doc.get("pending")
-            if pending and os.path.exists(self.layout.tmp / pending):
+            pending = self.pending_temp(doc)
+            if pending:
                 self._roll_forward(kp, pending)
                 return dict(doc["obj"])
             backup = self.backup_of(doc, ident)
@@ -473,6 +507,7 @@ class ObjectEngine:
         versioning: VersioningStatus | None,
         version_id: str | None,
         sync: bool = True,
+        temp_stat: os.stat_result | None = None,
     ) -> Staged:
         """Step 1 of a commit, outside the key lock: the new sidecar, written (and fsynced) in ``tmp/``. Blocking.
 
@@ -487,11 +522,22 @@ class ObjectEngine:
         record = metadata.record_from_new(
             new, size=size, now=self.clock.now(), version_id=new_vid, seq=time.time_ns()
         )
-        return self._stage_record(kp, temp, record, sync=sync)
+        return self._stage_record(kp, temp, record, sync=sync, temp_stat=temp_stat)
 
-    def _stage_record(self, kp: KeyPaths, temp: str, record: dict[str, Any], *, sync: bool = True) -> Staged:
-        ident = metadata.identity_of(os.stat(temp))
-        path = f"{self._tmp_prefix}{fsutil.temp_name(STAGED_SUFFIX)}"
+    def _stage_record(
+        self,
+        kp: KeyPaths,
+        temp: str,
+        record: dict[str, Any],
+        *,
+        sync: bool = True,
+        temp_stat: os.stat_result | None = None,
+    ) -> Staged:
+        """Write the staged sidecar (in a reused file when the pool has one). ``temp_stat``: the data temp's
+        stat if the caller has it (its identity goes into the sidecar)."""
+        ident = metadata.identity_of(temp_stat if temp_stat is not None else os.stat(temp))
+        reused = self.pool.take("sidecar")
+        path = f"{self._tmp_prefix}{fsutil.temp_name(STAGED_SUFFIX)}" if reused is None else reused.path
         doc = {
             "b": kp.bucket,
             "key": kp.key,
@@ -501,9 +547,18 @@ class ObjectEngine:
             "aside": fsutil.temp_name(ASIDE_SUFFIX),
             "obj": record,
         }
-        fd = fsutil.write_open(path, metadata.encode(doc))
+        fd = fsutil.write_open(path, metadata.encode(doc)) if reused is None else reused.fd
         try:
-            written = os.fstat(fd)
+            if reused is None:
+                written = os.fstat(fd)
+            else:
+                data = metadata.encode(doc)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if reused.old_size > len(data):
+                    os.ftruncate(fd, len(data))
+                written = advance_mtime(fd, os.fstat(fd), reused.old_mtime_ns)
             if self.fsync and sync:
                 os.fsync(fd)
         except BaseException:
@@ -583,9 +638,15 @@ class ObjectEngine:
                 owed.add_dir(sidecar_dir)
                 owed.add_dir(os.path.dirname(kp.data_s))
         leftovers = [] if old is None else [old]
+        reusable = []
+        if old is not None and old == staged.temp and plain is not None:
+            # the previous data, exchanged to the temp's name: small ones are written again, not unlinked
+            if int(plain.record.get("size", MAX_SIZE + 1)) <= MAX_SIZE:
+                reusable.append(("data", old))
         if exchanged:
             leftovers.append(staged.path)
-        return Committed(metadata.record_to_info(kp.key, staged.doc["obj"]), owed, leftovers)
+            reusable.append(("sidecar", staged.path))
+        return Committed(metadata.record_to_info(kp.key, staged.doc["obj"]), owed, leftovers, reusable)
 
     def _unstage(self, kp: KeyPaths, staged: Staged, exchanged: bool) -> None:
         """Undo the sidecar step of a commit whose data rename failed (caller holds the lock)."""
@@ -600,9 +661,18 @@ class ObjectEngine:
         files the commit replaced are removed. Blocking when there are fsyncs owed (``committed.owed``)."""
         try:
             committed.owed.sync(self.dir_syncs)
-        finally:
+        except BaseException:
             # the renames are done either way: a failed fsync leaves the new object, not the replaced files
             for path in committed.leftovers:
+                fsutil.unlink_quiet(path)
+            raise
+        self.release(committed.leftovers, committed.reusable)
+
+    def release(self, leftovers: list[str], reusable: list[tuple[str, str]]) -> None:
+        """After a commit is durable: keep its reusable leftovers in the pool, unlink the rest."""
+        kept = {path for kind, path in reusable if self.pool.give(kind, path)}
+        for path in leftovers:
+            if path not in kept:
                 fsutil.unlink_quiet(path)
 
     def commit(
@@ -657,8 +727,8 @@ class ObjectEngine:
                     st = None
                 if st is not None and tuple(live["id"]) == metadata.identity_of(st):
                     return  # the commit had finished
-                pending = live.get("pending")
-                if pending and os.path.exists(self.layout.tmp / pending):
+                pending = self.pending_temp(live)
+                if pending:
                     self._roll_forward(kp, pending)
                     return
                 aside = live.get("aside")
@@ -839,6 +909,12 @@ class ObjectEngine:
                     tmp_dir=self.layout.tmp,
                 )
             return metadata.record_to_info(kp.key, record)
+
+
+def _share_lock(fd: int) -> None:
+    """Hold a shared flock on a data file about to be read (see recycle.py); best effort under the key lock."""
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
 
 
 class _Absent(Exception):

@@ -1,0 +1,200 @@
+"""Reusing the files an overwrite displaced (recycle.py): the next PUT writes into them instead of creating new
+inodes, but never into one a reader still holds, never so that an identity names two contents, and a stale
+``pending`` name in a live sidecar never rolls a reused file forward."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from smarts3.adapters.storage.filesystem import FilesystemStorage, metadata
+from smarts3.adapters.storage.filesystem.recycle import InodePool, advance_mtime
+from smarts3.testing.contract.helpers import get, md5_hex, put
+from smarts3.testing.server import running_server, server_settings
+
+BUCKET = "bkt"  # the bucket the fs_storage fixtures create
+
+
+def _write(path: str, data: bytes) -> None:
+    Path(path).write_bytes(data)
+
+
+def _ino(storage: FilesystemStorage, key: str) -> int:
+    return os.stat(storage.objects.paths(BUCKET, key).data_s).st_ino
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+async def test_an_overwrite_writes_into_the_files_the_previous_one_displaced(
+    fsync: bool, tmp_path: Path
+) -> None:
+    storage = FilesystemStorage(tmp_path / "data", fsync=fsync)
+    await storage.start()
+    await storage.create_bucket(BUCKET, region="us-east-1")
+    try:
+        await _overwrite_three_times(storage)
+    finally:
+        await storage.close()
+    assert os.listdir(storage.layout.tmp) == []  # closing removes the pooled files
+
+
+async def _overwrite_three_times(storage: FilesystemStorage) -> None:
+    await put(storage, BUCKET, "k", b"one" * 100)
+    first = _ino(storage, "k")
+    await put(storage, BUCKET, "k", b"two" * 10)  # displaces "one": its data and sidecar go to the pool
+    await storage.drain()
+    assert len(storage.objects.pool.files()) == 2
+    created_before = set(os.listdir(storage.layout.tmp))
+    await put(storage, BUCKET, "k", b"three")
+    assert _ino(storage, "k") == first  # "one"'s inode now holds "three", shorter: truncated
+    assert await get(storage, BUCKET, "k") == b"three"
+    info = await storage.head_object(BUCKET, "k")
+    assert (info.size, info.etag) == (5, md5_hex(b"three"))
+    await storage.drain()
+    assert set(os.listdir(storage.layout.tmp)) == created_before  # the same two names, no new file
+
+
+async def test_a_file_a_reader_holds_is_not_reused(fs_storage: FilesystemStorage) -> None:
+    await put(fs_storage, BUCKET, "k", b"a" * 5000)
+    reader = await fs_storage.open_object(BUCKET, "k")  # an open GET: holds the file under a shared flock
+    try:
+        await put(fs_storage, BUCKET, "k", b"b" * 5000)  # "a" is displaced into the pool, still being read
+        await put(fs_storage, BUCKET, "k", b"c" * 5000)  # must not write "c" into "a"'s inode
+        assert reader.read_small() == b"a" * 5000
+    finally:
+        await reader.aclose()
+    assert await get(fs_storage, BUCKET, "k") == b"c" * 5000
+
+
+def test_take_skips_a_file_under_a_shared_lock(tmp_path: Path) -> None:
+    pool = InodePool()
+    held, free = tmp_path / "held", tmp_path / "free"
+    held.write_bytes(b"x")
+    free.write_bytes(b"yy")
+    assert pool.give("data", str(free)) and pool.give("data", str(held))
+    with open(held, "rb") as reader:
+        fcntl.flock(reader, fcntl.LOCK_SH)
+        reused = pool.take("data")
+    assert reused is not None and reused.path == str(free) and reused.old_size == 2
+    os.close(reused.fd)
+    assert not held.exists()  # left to its reader: unlinked, never written
+    assert pool.take("data") is None
+
+
+def test_a_reused_file_gets_a_new_identity_even_when_the_clock_does_not_move(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"same")
+    before = os.stat(path)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, b"SAME")  # same size; pretend the write left mtime where it was (a coarse clock)
+        os.utime(fd, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = advance_mtime(fd, os.fstat(fd), before.st_mtime_ns)
+    finally:
+        os.close(fd)
+    assert after.st_ino == before.st_ino and after.st_size == before.st_size
+    assert after.st_mtime_ns > before.st_mtime_ns
+
+
+def test_the_pool_is_bounded_and_emptied_at_clear(tmp_path: Path) -> None:
+    pool = InodePool(capacity=2)
+    paths = [tmp_path / f"f{n}" for n in range(3)]
+    for path in paths:
+        path.write_bytes(b"x")
+    assert [pool.give("sidecar", str(p)) for p in paths] == [True, True, False]
+    assert pool.take("data") is None  # kinds are kept apart
+    pool.clear()
+    assert not paths[0].exists() and not paths[1].exists() and paths[2].exists()
+
+
+async def test_a_stale_pending_name_never_rolls_a_reused_file_forward(fs_storage: FilesystemStorage) -> None:
+    """The live sidecar still names its commit's temp as ``pending``; after the commit that name holds the data
+    it displaced (kept in the pool). A data file then changed by another program must be re-indexed, not
+    replaced by the displaced bytes."""
+    await put(fs_storage, BUCKET, "k", b"old" * 10)
+    await put(fs_storage, BUCKET, "k", b"new" * 10)
+    doc = fs_storage.cache.read(fs_storage.objects.paths(BUCKET, "k").sidecar_s)
+    assert doc is not None
+    assert doc["pending"] in os.listdir(fs_storage.layout.tmp)  # the displaced "old", pooled
+    _write(fs_storage.objects.paths(BUCKET, "k").data_s, b"edited by hand")
+    assert await get(fs_storage, BUCKET, "k") == b"edited by hand"
+    assert (await fs_storage.head_object(BUCKET, "k")).etag == md5_hex(b"edited by hand")
+
+
+def test_concurrent_gets_of_a_key_being_overwritten_always_match_their_etag(tmp_path: Path) -> None:
+    """Over HTTP, no fsync (the loop commits and reuses files at full speed): 4 writers and 4 readers of one key,
+    bodies big enough to be streamed; every body read must be one that was written, whole, with its own ETag."""
+    bodies = [bytes([n]) * (300_000 + 1000 * n) for n in range(8)]
+    etags = {hashlib.md5(b).hexdigest(): b for b in bodies}
+    errors: list[str] = []
+    settings = server_settings(data_dir=tmp_path / "data", fsync=False)
+    with running_server(settings) as server:
+        s3 = server.client()
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="k", Body=bodies[0])
+
+        def writer(n: int) -> None:
+            client = server.client()
+            for i in range(15):
+                client.put_object(Bucket=BUCKET, Key="k", Body=bodies[(n + i) % len(bodies)])
+
+        def reader() -> None:
+            client = server.client()
+            for _ in range(30):
+                got = client.get_object(Bucket=BUCKET, Key="k")
+                body, etag = got["Body"].read(), got["ETag"].strip('"')
+                if etags.get(etag) != body:
+                    errors.append(f"{etag}: {len(body)} bytes, starting {body[:1]!r}")
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        threads += [threading.Thread(target=reader) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+
+
+async def test_reuse_survives_many_small_overwrites_in_parallel(fs_storage: FilesystemStorage) -> None:
+    bodies = [bytes([n]) * (100 + n) for n in range(40)]
+    for _ in range(3):
+        await asyncio.gather(*(put(fs_storage, BUCKET, "same", body) for body in bodies))
+    got = await get(fs_storage, BUCKET, "same")
+    assert got in bodies
+    assert (await fs_storage.head_object(BUCKET, "same")).etag == md5_hex(got)
+    assert len(fs_storage.objects.pool.files()) <= 2 * 64
+
+
+def test_the_sidecar_cache_never_reads_a_sidecar_being_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that opened a sidecar just before a commit displaced it, and a writer took it from the pool
+    (exclusive flock) to write another key's record: the reader must open the path again, not parse that."""
+    live, displaced = tmp_path / "live.m", tmp_path / "displaced.s"
+    live.write_bytes(metadata.encode({"b": BUCKET, "key": "k", "id": [1, 2, 3], "obj": {"etag": "live"}}))
+    displaced.write_bytes(
+        metadata.encode({"b": BUCKET, "key": "other", "id": [4, 5, 6], "obj": {"etag": "no"}})
+    )
+    writer = os.open(displaced, os.O_WRONLY)
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    real_open = os.open
+    opened: list[str] = []
+
+    def racing_open(path: str, flags: int, *args: int) -> int:
+        opened.append(path)
+        # the first open lands on the file the commit is moving away
+        return real_open(displaced if len(opened) == 1 else path, flags, *args)
+
+    monkeypatch.setattr(metadata.os, "open", racing_open)
+    try:
+        doc = metadata.SidecarCache().read(str(live))
+    finally:
+        os.close(writer)
+    assert doc is not None and doc["obj"] == {"etag": "live"}
+    assert len(opened) == 2
