@@ -260,6 +260,15 @@ class FilesystemStorage:
         shutil.rmtree(layout.bucket_state(name), ignore_errors=True)
         shutil.rmtree(layout.upload_root(name), ignore_errors=True)
 
+    def _config_seen(self, name: str) -> bool:
+        """This request (task) has just stat()ed the bucket's config directory: the bucket exists."""
+        seen = self._config_stat_memo.get(name)
+        return (
+            seen is not None
+            and seen[0] is asyncio.current_task()
+            and time.monotonic_ns() - seen[1] < _CONFIG_MEMO_NS
+        )
+
     async def get_bucket_config(self, name: str, kind: str) -> bytes | None:
         """Read on every object request (versioning on writes, lifecycle for x-amz-expiration), so answers
         are cached per bucket and validated by one stat of the bucket's config directory: a document is
@@ -336,7 +345,11 @@ class FilesystemStorage:
         versioning: VersioningStatus | None = None,
         version_id: str | None = None,
     ) -> ObjectInfo:
-        kp = self._paths(bucket, key)
+        kp = self.objects.paths(bucket, key)
+        if not self._config_seen(bucket):
+            # (a PUT has usually read the bucket's versioning already: its config directory stands for the
+            # bucket, see get_bucket_config; a new key's commit checks the bucket directory again anyway)
+            self._require_bucket(bucket)
         engine = self.objects
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=engine.pool)
 

@@ -75,12 +75,26 @@ class KeyPaths:
     """Paths of one key. Strings are built eagerly (cheap, used on every read and listed object); Path objects
     only on demand, because pathlib construction dominated listing profiles."""
 
-    __slots__ = ("_data", "_sidecar", "_vdir", "bucket", "components", "data_s", "key", "sidecar_s", "vdir_s")
+    __slots__ = (
+        "_data",
+        "_sidecar",
+        "_vdir",
+        "bucket",
+        "components",
+        "data_s",
+        "flat",
+        "key",
+        "sidecar_s",
+        "vdir_s",
+    )
 
     def __init__(
         self, bucket: str, key: str, components: list[str], data: str, sidecar: str, vdir: str
     ) -> None:
         self.bucket, self.key, self.components = bucket, key, components
+        #: the data file sits right in the bucket directory: no directory of the key's own can be a symlink, and
+        #: O_NOFOLLOW (or lstat) already refuses a symlink in its place, so no containment check is needed
+        self.flat = len(components) == 1
         self.data_s, self.sidecar_s, self.vdir_s = data, sidecar, vdir
         self._data: Path | None = None
         self._sidecar: Path | None = None
@@ -238,7 +252,7 @@ class ObjectEngine:
                 except OSError:
                     pass  # no flock on this filesystem: then recycle.take cannot lock either, nothing is reused
                 st = os.fstat(fd)
-            elif walked or not _PROC_FD:
+            elif walked or kp.flat or not _PROC_FD:
                 st = os.lstat(kp.data_s)
             else:
                 # HEAD: an O_PATH handle is enough to learn where the file really is (see _inside)
@@ -251,7 +265,7 @@ class ObjectEngine:
                 return self.read_plain(kp, locked=locked, want_fd=want_fd, walked=walked)
             return None
         try:
-            if not stat.S_ISREG(st.st_mode) or not (walked or self._inside(kp, fd)):
+            if not stat.S_ISREG(st.st_mode) or not (walked or kp.flat or self._inside(kp, fd)):
                 raise _Absent()
             if not want_fd and fd is not None:
                 os.close(fd)
