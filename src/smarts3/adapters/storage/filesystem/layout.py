@@ -33,6 +33,7 @@ PLAIN_MAX = 200
 #: an encoded name (with its marker) must fit in this many bytes, else the segment is split
 ENCODED_MAX = 200
 LOCK_STRIPES = 256
+_STRIPES_MEMO = 8192
 STATE_DIR = ".smarts3"
 
 
@@ -167,6 +168,7 @@ class Layout:
         self.uploads = self.state / "uploads"
         self._root_s = str(self.root)
         self._state_s = str(self.state)
+        self._stripes: dict[tuple[str, str], tuple[int, str]] = {}
 
     # -- buckets -------------------------------------------------------------------------------------------
     def bucket_dir(self, bucket: str) -> Path:
@@ -217,12 +219,20 @@ class Layout:
         return Path(self.lock_stripe(bucket, key)[1])
 
     def lock_stripe(self, bucket: str, key: str) -> tuple[int, str]:
-        """The key's lock stripe: its number and its lock file's path."""
+        """The key's lock stripe: its number and its lock file's path. Memoised (bounded): a write asks twice
+        (the event loop's gate, then the lock itself), and hot keys are written again and again."""
+        hit = self._stripes.get((bucket, key))
+        if hit is not None:
+            return hit
         digest = hashlib.blake2b(
             f"{bucket}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=4
         ).digest()
         stripe = int.from_bytes(digest, "big") % LOCK_STRIPES
-        return stripe, f"{self.locks}{os.sep}{stripe:03d}.lock"
+        hit = (stripe, f"{self.locks}{os.sep}{stripe:03d}.lock")
+        if len(self._stripes) >= _STRIPES_MEMO:
+            self._stripes.clear()
+        self._stripes[(bucket, key)] = hit
+        return hit
 
 
 def version_entry_name(seq: int, version_id: str) -> str:
