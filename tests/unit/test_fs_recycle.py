@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smarts3.adapters.storage.filesystem import FilesystemStorage, metadata
-from smarts3.adapters.storage.filesystem.recycle import InodePool, advance_mtime
+from smarts3.adapters.storage.filesystem.recycle import InodePool, Leftover, advance_mtime
 from smarts3.testing.contract.helpers import get, md5_hex, put
 from smarts3.testing.server import running_server, server_settings
 
@@ -76,7 +76,7 @@ def test_take_skips_a_file_under_a_shared_lock(tmp_path: Path) -> None:
     held, free = tmp_path / "held", tmp_path / "free"
     held.write_bytes(b"x")
     free.write_bytes(b"yy")
-    assert pool.give("data", str(free)) and pool.give("data", str(held))
+    assert pool.give(Leftover("data", str(free))) and pool.give(Leftover("data", str(held)))
     with open(held, "rb") as reader:
         fcntl.flock(reader, fcntl.LOCK_SH)
         reused = pool.take("data")
@@ -106,7 +106,7 @@ def test_the_pool_is_bounded_and_emptied_at_clear(tmp_path: Path) -> None:
     paths = [tmp_path / f"f{n}" for n in range(3)]
     for path in paths:
         path.write_bytes(b"x")
-    assert [pool.give("sidecar", str(p)) for p in paths] == [True, True, False]
+    assert [pool.give(Leftover("sidecar", str(p))) for p in paths] == [True, True, False]
     assert pool.take("data") is None  # kinds are kept apart
     pool.clear()
     assert not paths[0].exists() and not paths[1].exists() and paths[2].exists()
@@ -204,3 +204,23 @@ def test_the_sidecar_cache_never_reads_a_sidecar_being_written_again(
         os.close(writer)
     assert doc is not None and doc["obj"] == {"etag": "live"}
     assert len(opened) == 2
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+async def test_a_pooled_file_carries_its_true_identity(fsync: bool, tmp_path: Path) -> None:
+    """The commit hands the pool what it knew of the displaced files, (inode, size, mtime_ns), so that taking
+    one needs no fstat; a wrong one would let a reused file keep an identity it had before."""
+    storage = FilesystemStorage(tmp_path / "data", fsync=fsync)
+    await storage.start()
+    await storage.create_bucket(BUCKET, region="us-east-1")
+    try:
+        await put(storage, BUCKET, "k", b"first version" * 7)
+        await put(storage, BUCKET, "k", b"second")
+        await storage.drain()
+        entries = storage.objects.pool.entries()
+        assert sorted(e.kind for e in entries) == ["data", "sidecar"]
+        for entry in entries:
+            st = os.lstat(entry.path)
+            assert entry.ident == (st.st_ino, st.st_size, st.st_mtime_ns), entry.kind
+    finally:
+        await storage.close()

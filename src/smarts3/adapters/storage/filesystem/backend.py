@@ -382,11 +382,11 @@ class FilesystemStorage:
                 engine.settle(done)
 
         async def settle_on_loop(done: Committed) -> None:
-            kept = [item for item in done.reusable if engine.pool.room(item[0])]
+            kept = [item for item in done.reusable if engine.pool.room(item.kind)]
             if done.owed:
                 # the fsync thread (or helper) removes the replaced files after the directory fsyncs, except
                 # the ones kept for reuse: those join the pool only once the fsyncs are done (recycle.py)
-                keep = {path for _, path in kept}
+                keep = {item.path for item in kept}
                 try:
                     with fsutil.disk_errors():
                         await self._syncer.dirs(

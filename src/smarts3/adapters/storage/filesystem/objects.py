@@ -10,7 +10,8 @@ A commit of a new latest version has three steps:
    conflicts (``a`` vs ``a/b``) are checked; with versioning the current plain file is archived (versions.py);
    the staged sidecar is *exchanged* with the live one, so the previous sidecar now sits at the ``back`` name;
    the data temp is renamed onto the plain path. Renames only: without fsync this runs on the event loop;
-3. ``settle`` (after the lock): the directories are fsynced, then the previous sidecar and data are removed.
+3. ``settle`` (after the lock): the directories are fsynced, then the previous sidecar and data are removed, or
+   kept to be written again as the next temps (recycle.py; hence ``pending_temp`` checks identities, not names).
 
 A reader trusts a sidecar only when its identity matches the data file it opened. Otherwise, under the lock:
 the pending temp still exists -> roll forward (rename it); the sidecar at ``back`` describes the data -> put it
@@ -40,7 +41,7 @@ from smarts3.adapters.storage.filesystem import fsutil, metadata, versions
 from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable
 from smarts3.adapters.storage.filesystem.layout import Layout, key_components
 from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
-from smarts3.adapters.storage.filesystem.recycle import MAX_SIZE, InodePool, advance_mtime
+from smarts3.adapters.storage.filesystem.recycle import MAX_SIZE, InodePool, Leftover, advance_mtime
 from smarts3.domain.errors import (
     InvalidObjectName,
     MethodNotAllowed,
@@ -130,6 +131,8 @@ class Found:
     plain: bool
     entry: versions.Entry | None = None
     is_latest: bool = True
+    #: the data file's (inode, size, mtime_ns) as checked against the sidecar (plain files read lock-free)
+    ident: tuple[int, int, int] | None = None
 
     def close(self) -> None:
         if self.fd is not None:
@@ -165,8 +168,8 @@ class Committed:
     owed: Durable
     #: files the commit replaced (the previous data moved aside, the previous sidecar), removed after the fsyncs
     leftovers: list[str]
-    #: (kind, path) of the leftovers that may be reused as temp files instead (recycle.py)
-    reusable: list[tuple[str, str]] = attrs.Factory(list)
+    #: the leftovers that may be reused as temp files instead (recycle.py)
+    reusable: list[Leftover] = attrs.Factory(list)
 
 
 def _same_version(record: dict[str, Any], version_id: str) -> bool:
@@ -273,7 +276,7 @@ class ObjectEngine:
             doc = self.cache.read(kp.sidecar_s)
             ident = metadata.identity_of(st)
             if doc is not None and tuple(doc["id"]) == ident:
-                return Found(doc["obj"], kp.data_s, fd, plain=True)
+                return Found(doc["obj"], kp.data_s, fd, plain=True, ident=ident)
             if not locked:
                 raise NeedLock()
             record = self._repair(kp, doc, st)
@@ -632,7 +635,12 @@ class ObjectEngine:
                 fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
             # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores. With no
             # latest plain file (a new key, or one just archived) there is no sidecar to exchange with.
+            displaced_sidecar: tuple[int, int, int] | None = None
             if plain is not None:
+                # (ino, mtime, size) of the live sidecar, as the read above just checked it: spares the pool an
+                # fstat when it hands the displaced file out again
+                stamp = self.cache.stamp(kp.sidecar_s)
+                displaced_sidecar = None if stamp is None else (stamp[0], stamp[2], stamp[1])
                 exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
             else:
                 fsutil.rename_into(staged.path, kp.sidecar_s)
@@ -652,14 +660,14 @@ class ObjectEngine:
                 owed.add_dir(sidecar_dir)
                 owed.add_dir(os.path.dirname(kp.data_s))
         leftovers = [] if old is None else [old]
-        reusable = []
+        reusable: list[Leftover] = []
         if old is not None and old == staged.temp and plain is not None:
             # the previous data, exchanged to the temp's name: small ones are written again, not unlinked
             if int(plain.record.get("size", MAX_SIZE + 1)) <= MAX_SIZE:
-                reusable.append(("data", old))
+                reusable.append(Leftover("data", old, plain.ident))
         if exchanged:
             leftovers.append(staged.path)
-            reusable.append(("sidecar", staged.path))
+            reusable.append(Leftover("sidecar", staged.path, displaced_sidecar))
         return Committed(metadata.record_to_info(kp.key, staged.doc["obj"]), owed, leftovers, reusable)
 
     def _unstage(self, kp: KeyPaths, staged: Staged, exchanged: bool) -> None:
@@ -682,9 +690,9 @@ class ObjectEngine:
             raise
         self.release(committed.leftovers, committed.reusable)
 
-    def release(self, leftovers: list[str], reusable: list[tuple[str, str]]) -> None:
+    def release(self, leftovers: list[str], reusable: list[Leftover]) -> None:
         """After a commit is durable: keep its reusable leftovers in the pool, unlink the rest."""
-        kept = {path for kind, path in reusable if self.pool.give(kind, path)}
+        kept = {item.path for item in reusable if self.pool.give(item)}
         for path in leftovers:
             if path not in kept:
                 fsutil.unlink_quiet(path)

@@ -39,6 +39,18 @@ CAPACITY = 64
 MAX_SIZE = 1 << 20
 
 
+class Leftover:
+    """A file a commit displaced: its kind ("data" or "sidecar"), its name in ``tmp/``, and its (inode, size,
+    mtime_ns) when the commit knew them (saves ``take`` an fstat)."""
+
+    __slots__ = ("ident", "kind", "path")
+
+    def __init__(self, kind: str, path: str, ident: tuple[int, int, int] | None = None) -> None:
+        self.kind = kind
+        self.path = path
+        self.ident = ident
+
+
 class Reused:
     """A pooled file opened for writing, under an exclusive flock held until ``fd`` is closed."""
 
@@ -63,8 +75,8 @@ def advance_mtime(fd: int, st: os.stat_result, old_mtime_ns: int) -> os.stat_res
 class InodePool:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self._capacity = capacity
-        #: kind ("data" or "sidecar") -> names in tmp/
-        self._files: dict[str, list[str]] = {"data": [], "sidecar": []}
+        #: kind ("data" or "sidecar") -> files in tmp/
+        self._files: dict[str, list[Leftover]] = {"data": [], "sidecar": []}
         self._lock = threading.Lock()
         self._pid = fsutil.current_pid()
         self.enabled = True
@@ -80,15 +92,15 @@ class InodePool:
     def room(self, kind: str) -> bool:
         return self.enabled and len(self._files[kind]) < self._capacity
 
-    def give(self, kind: str, path: str) -> bool:
-        """Keep ``path`` (a leftover nobody will read again through its name) for reuse; False when full."""
+    def give(self, leftover: Leftover) -> bool:
+        """Keep ``leftover`` (a file nobody will read again through its name) for reuse; False when full."""
         with self._lock:
             if not self._mine():
                 return False
-            files = self._files[kind]
+            files = self._files[leftover.kind]
             if not self.enabled or len(files) >= self._capacity:
                 return False
-            files.append(path)
+            files.append(leftover)
             return True
 
     def take(self, kind: str) -> Reused | None:
@@ -97,20 +109,25 @@ class InodePool:
             with self._lock:
                 if not self._mine() or not self._files[kind]:
                     return None
-                path = self._files[kind].pop()
+                leftover = self._files[kind].pop()
+            path = leftover.path
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             except OSError:
                 continue  # gone (removed by hand?): try the next
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                st = os.fstat(fd)
+                if leftover.ident is not None:
+                    _, size, mtime_ns = leftover.ident
+                else:
+                    st = os.fstat(fd)
+                    size, mtime_ns = st.st_size, st.st_mtime_ns
             except OSError:
                 # a reader still holds it (or it cannot be locked): leave it to that reader
                 os.close(fd)
                 fsutil.unlink_quiet(path)
                 continue
-            return Reused(fd, path, st.st_size, st.st_mtime_ns)
+            return Reused(fd, path, size, mtime_ns)
 
     def clear(self) -> None:
         """Unlink every pooled file (storage close)."""
@@ -118,14 +135,19 @@ class InodePool:
             mine = self._mine()
             files, self._files = self._files, {"data": [], "sidecar": []}
         if mine:
-            for paths in files.values():
-                for path in paths:
-                    fsutil.unlink_quiet(path)
+            for leftovers in files.values():
+                for leftover in leftovers:
+                    fsutil.unlink_quiet(leftover.path)
+
+    def entries(self) -> list[Leftover]:
+        """The pooled files (for tests and tools)."""
+        with self._lock:
+            return [leftover for leftovers in self._files.values() for leftover in leftovers]
 
     def files(self) -> list[str]:
         """The pooled files' paths (for tests and tools: everything else in ``tmp/`` is in flight or a leftover)."""
         with self._lock:
-            return [path for paths in self._files.values() for path in paths]
+            return [leftover.path for leftovers in self._files.values() for leftover in leftovers]
 
     def __len__(self) -> int:
-        return sum(len(paths) for paths in self._files.values())
+        return sum(len(leftovers) for leftovers in self._files.values())
