@@ -206,21 +206,23 @@ def test_the_sidecar_cache_never_reads_a_sidecar_being_written_again(
     assert len(opened) == 2
 
 
-@pytest.mark.parametrize("fsync", [False, True])
-async def test_a_pooled_file_carries_its_true_identity(fsync: bool, tmp_path: Path) -> None:
-    """The commit hands the pool what it knew of the displaced files, (inode, size, mtime_ns), so that taking
-    one needs no fstat; a wrong one would let a reused file keep an identity it had before."""
-    storage = FilesystemStorage(tmp_path / "data", fsync=fsync)
-    await storage.start()
-    await storage.create_bucket(BUCKET, region="us-east-1")
-    try:
-        await put(storage, BUCKET, "k", b"first version" * 7)
-        await put(storage, BUCKET, "k", b"second")
-        await storage.drain()
-        entries = storage.objects.pool.entries()
-        assert sorted(e.kind for e in entries) == ["data", "sidecar"]
-        for entry in entries:
-            st = os.lstat(entry.path)
-            assert entry.ident == (st.st_ino, st.st_size, st.st_mtime_ns), entry.kind
-    finally:
-        await storage.close()
+async def test_a_displaced_file_with_another_hard_link_is_never_written_again(
+    fs_storage: FilesystemStorage,
+) -> None:
+    """A backup made with hard links (cp -al, rsync --link-dest) shares the object's inode: writing the next PUT
+    into that inode would change the backup."""
+    await put(fs_storage, BUCKET, "k", b"backed up")
+    backup = fs_storage.layout.root.parent / "backup-of-k"
+    _link(fs_storage.objects.paths(BUCKET, "k").data_s, str(backup))
+    await put(fs_storage, BUCKET, "k", b"second")  # displaces the backed-up inode into the pool
+    await put(fs_storage, BUCKET, "k", b"third!!!!")  # must not write into it
+    assert _read(str(backup)) == b"backed up"
+    assert await get(fs_storage, BUCKET, "k") == b"third!!!!"
+
+
+def _link(src: str, dst: str) -> None:
+    os.link(src, dst)
+
+
+def _read(path: str) -> bytes:
+    return Path(path).read_bytes()

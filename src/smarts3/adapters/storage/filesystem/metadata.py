@@ -253,11 +253,6 @@ class SidecarCache:
             if len(self._items) > self._capacity:
                 self._items.popitem(last=False)
 
-    def stamp(self, path: str) -> tuple[int, int, int] | None:
-        """The (ino, mtime_ns, size) the cached sidecar at ``path`` was read or written under, if cached."""
-        hit = self._items.get(path)
-        return None if hit is None else hit[0]
-
     def peek(self, path: str) -> dict[str, Any] | None:
         """The cached sidecar at ``path`` without checking the file (callers validate it another way)."""
         hit = self._items.get(path)

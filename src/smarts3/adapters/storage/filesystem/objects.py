@@ -131,8 +131,6 @@ class Found:
     plain: bool
     entry: versions.Entry | None = None
     is_latest: bool = True
-    #: the data file's (inode, size, mtime_ns) as checked against the sidecar (plain files read lock-free)
-    ident: tuple[int, int, int] | None = None
 
     def close(self) -> None:
         if self.fd is not None:
@@ -276,7 +274,7 @@ class ObjectEngine:
             doc = self.cache.read(kp.sidecar_s)
             ident = metadata.identity_of(st)
             if doc is not None and tuple(doc["id"]) == ident:
-                return Found(doc["obj"], kp.data_s, fd, plain=True, ident=ident)
+                return Found(doc["obj"], kp.data_s, fd, plain=True)
             if not locked:
                 raise NeedLock()
             record = self._repair(kp, doc, st)
@@ -635,12 +633,7 @@ class ObjectEngine:
                 fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
             # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores. With no
             # latest plain file (a new key, or one just archived) there is no sidecar to exchange with.
-            displaced_sidecar: tuple[int, int, int] | None = None
             if plain is not None:
-                # (ino, mtime, size) of the live sidecar, as the read above just checked it: spares the pool an
-                # fstat when it hands the displaced file out again
-                stamp = self.cache.stamp(kp.sidecar_s)
-                displaced_sidecar = None if stamp is None else (stamp[0], stamp[2], stamp[1])
                 exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
             else:
                 fsutil.rename_into(staged.path, kp.sidecar_s)
@@ -664,10 +657,10 @@ class ObjectEngine:
         if old is not None and old == staged.temp and plain is not None:
             # the previous data, exchanged to the temp's name: small ones are written again, not unlinked
             if int(plain.record.get("size", MAX_SIZE + 1)) <= MAX_SIZE:
-                reusable.append(Leftover("data", old, plain.ident))
+                reusable.append(Leftover("data", old))
         if exchanged:
             leftovers.append(staged.path)
-            reusable.append(Leftover("sidecar", staged.path, displaced_sidecar))
+            reusable.append(Leftover("sidecar", staged.path))
         return Committed(metadata.record_to_info(kp.key, staged.doc["obj"]), owed, leftovers, reusable)
 
     def _unstage(self, kp: KeyPaths, staged: Staged, exchanged: bool) -> None:

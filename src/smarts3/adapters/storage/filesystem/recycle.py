@@ -11,6 +11,8 @@ before one is created.
 
 Reusing an inode is only safe if nobody can mistake its new content for its old one:
 
+* other names: a file that has another hard link (a backup made with ``cp -al``, ``rsync --link-dest``) is
+  never written again, only unlinked from ``tmp/``.
 * readers: a GET holds ``flock(LOCK_SH)`` on the data file it streams, and the sidecar cache reads a sidecar
   under one too. ``take`` gets ``LOCK_EX | LOCK_NB`` before writing, so a file someone is reading is never
   rewritten (it is unlinked instead); a reader that opened it before and locks after sees its identity changed.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import threading
 
 from smarts3.adapters.storage.filesystem import fsutil
@@ -40,15 +43,13 @@ MAX_SIZE = 1 << 20
 
 
 class Leftover:
-    """A file a commit displaced: its kind ("data" or "sidecar"), its name in ``tmp/``, and its (inode, size,
-    mtime_ns) when the commit knew them (saves ``take`` an fstat)."""
+    """A file a commit displaced: its kind ("data" or "sidecar") and its name in ``tmp/``."""
 
-    __slots__ = ("ident", "kind", "path")
+    __slots__ = ("kind", "path")
 
-    def __init__(self, kind: str, path: str, ident: tuple[int, int, int] | None = None) -> None:
+    def __init__(self, kind: str, path: str) -> None:
         self.kind = kind
         self.path = path
-        self.ident = ident
 
 
 class Reused:
@@ -117,17 +118,15 @@ class InodePool:
                 continue  # gone (removed by hand?): try the next
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if leftover.ident is not None:
-                    _, size, mtime_ns = leftover.ident
-                else:
-                    st = os.fstat(fd)
-                    size, mtime_ns = st.st_size, st.st_mtime_ns
+                st = os.fstat(fd)
             except OSError:
-                # a reader still holds it (or it cannot be locked): leave it to that reader
+                st = None  # a reader still holds it (or it cannot be locked): leave it to that reader
+            if st is None or st.st_nlink != 1 or not stat.S_ISREG(st.st_mode):
+                # also a file with another name (a hard link a backup tool made of the object): not ours alone
                 os.close(fd)
                 fsutil.unlink_quiet(path)
                 continue
-            return Reused(fd, path, size, mtime_ns)
+            return Reused(fd, path, st.st_size, st.st_mtime_ns)
 
     def clear(self) -> None:
         """Unlink every pooled file (storage close)."""
