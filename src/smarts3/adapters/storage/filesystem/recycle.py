@@ -38,8 +38,8 @@ from smarts3.adapters.storage.filesystem import fsutil
 
 #: files kept per kind; a load of N concurrent overwrites needs about N of each
 CAPACITY = 64
-#: larger leftovers are unlinked: the pool should not hold on to disk space
-MAX_SIZE = 1 << 20
+#: larger leftovers are unlinked: the pool holds at most CAPACITY * MAX_SIZE (16 MiB) of disk per process
+MAX_SIZE = 256 << 10
 
 
 class Leftover:
