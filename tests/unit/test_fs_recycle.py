@@ -9,13 +9,14 @@ import fcntl
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from smarts3.adapters.storage.filesystem import FilesystemStorage, metadata
+from smarts3.adapters.storage.filesystem import FilesystemStorage, maintenance, metadata
 from smarts3.adapters.storage.filesystem.recycle import InodePool, Leftover, advance_mtime
-from smarts3.testing.contract.helpers import get, md5_hex, put
+from smarts3.testing.contract.helpers import enable_versioning, get, md5_hex, put, read_all
 from smarts3.testing.server import running_server, server_settings
 
 BUCKET = "bkt"  # the bucket the fs_storage fixtures create
@@ -129,7 +130,9 @@ async def test_a_stale_pending_name_never_rolls_a_reused_file_forward(fs_storage
 def test_concurrent_gets_of_a_key_being_overwritten_always_match_their_etag(tmp_path: Path) -> None:
     """Over HTTP, no fsync (the loop commits and reuses files at full speed): 4 writers and 4 readers of one key,
     bodies big enough to be streamed; every body read must be one that was written, whole, with its own ETag."""
-    bodies = [bytes([n]) * (150_000 + 1000 * n) for n in range(8)]  # streamed (> 64 KiB), reusable (< 256 KiB)
+    bodies = [
+        bytes([n]) * (150_000 + 1000 * n) for n in range(8)
+    ]  # streamed (> 64 KiB), reusable (< 256 KiB)
     etags = {hashlib.md5(b).hexdigest(): b for b in bodies}
     errors: list[str] = []
     settings = server_settings(data_dir=tmp_path / "data", fsync=False)
@@ -224,5 +227,100 @@ def _link(src: str, dst: str) -> None:
     os.link(src, dst)
 
 
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
 def _read(path: str) -> bytes:
     return Path(path).read_bytes()
+
+
+async def test_a_version_being_read_is_not_reused_after_it_became_the_latest_again(
+    fs_storage: FilesystemStorage,
+) -> None:
+    """GET ?versionId= of a stored version, which is then promoted to the plain file (its successor deleted) and
+    displaced by a suspended-versioning overwrite: the next PUT of another key must not write into it."""
+    original = b"N" * (100 << 10)
+    await put(fs_storage, BUCKET, "k", original)  # the "null" version
+    await enable_versioning(fs_storage, BUCKET, "Enabled")
+    await put(fs_storage, BUCKET, "k", b"V" * 100, versioning="Enabled", version_id="v2")  # null archived
+    reader = await fs_storage.open_object(BUCKET, "k", version_id="null")
+    try:
+        await fs_storage.delete_object(BUCKET, "k", version_id="v2", versioning="Enabled")  # null promoted
+        await enable_versioning(fs_storage, BUCKET, "Suspended")
+        await put(fs_storage, BUCKET, "k", b"S" * 100, versioning="Suspended")  # its inode is displaced
+        await put(fs_storage, BUCKET, "secret", b"Z" * (100 << 10))
+        assert await read_all(reader, chunk_size=16 << 10) == original
+    finally:
+        await reader.aclose()
+
+
+async def test_a_cancelled_put_whose_commit_went_through_leaves_the_pool_alone(
+    fs_storage_fsync: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With fsync on, a body over 256 KiB commits and settles in a thread; the request is cancelled meanwhile.
+    Its settle has pooled the displaced files under the temp's and the staged sidecar's names: the request's
+    clean-up must not remove them (another PUT may have taken them)."""
+    storage = fs_storage_fsync
+    await put(storage, BUCKET, "k", b"x" * 4096)
+    await storage.drain()
+    engine = storage.objects
+    released = threading.Event()
+    real_release = engine.release
+
+    def slow_release(leftovers: list[str], reusable: list[Leftover]) -> None:
+        real_release(leftovers, reusable)
+        if reusable:
+            released.set()
+            time.sleep(0.3)  # the loop sees the cancellation while the thread is still here
+
+    monkeypatch.setattr(engine, "release", slow_release)
+    task = asyncio.create_task(put(storage, BUCKET, "k", b"A" * (300 << 10)))
+    await asyncio.to_thread(released.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pooled = engine.pool.files()
+    assert len(pooled) == 2
+    assert all(_exists(path) for path in pooled)
+    assert await get(storage, BUCKET, "k") == b"A" * (300 << 10)
+
+
+async def test_fsck_repair_looks_at_a_sidecar_again_before_replacing_it(
+    fs_storage: FilesystemStorage,
+) -> None:
+    """fsck found a sidecar unreadable (a torn read of a file a live server was reusing): by the time the repair
+    runs, under the key's lock, the sidecar is fine, and must be kept with all its metadata."""
+    await put(
+        fs_storage,
+        BUCKET,
+        "k",
+        b"body",
+        user_metadata={"owner": "alice"},
+        headers={"content-type": "image/png"},
+    )
+    maintenance._rebuild_sidecar(fs_storage, BUCKET, "k")
+    info = await fs_storage.head_object(BUCKET, "k")
+    assert info.user_metadata == {"owner": "alice"}
+    assert info.headers.get("content-type") == "image/png"
+
+
+async def test_gc_removes_a_live_servers_idle_pooled_file_but_never_one_being_written(
+    fs_storage: FilesystemStorage,
+) -> None:
+    """A pooled file keeps the mtime of the object it held, so ``smarts3 gc`` finds it "untouched for days";
+    removing it is fine, but not while the server is writing it as its next temp (exclusive flock held)."""
+    await put(fs_storage, BUCKET, "k", b"old" * 100)
+    await put(fs_storage, BUCKET, "k", b"new" * 100)
+    entries = {entry.kind: entry.path for entry in fs_storage.objects.pool.entries()}
+    two_days_ago = time.time() - 2 * 86400
+    for path in entries.values():
+        os.utime(path, (two_days_ago, two_days_ago))
+    writing = os.open(entries["data"], os.O_RDONLY)
+    try:
+        fcntl.flock(writing, fcntl.LOCK_EX)
+        maintenance.collect_garbage(fs_storage, upload_age=7 * 86400, temp_age=86400, apply=True)
+        assert _exists(entries["data"])
+        assert not _exists(entries["sidecar"])
+    finally:
+        os.close(writing)

@@ -371,11 +371,19 @@ class FilesystemStorage:
         # are then fsynced in one thread hop
         staged = await stream_to_temp(body, temp, prepare, inline=True)
 
+        #: set once the commit has renamed: from then on the temp's and the staged sidecar's names hold the files
+        #: it displaced, which its settle removes or pools (recycle.py); a late failure or cancellation must not
+        #: remove them again, another PUT may have taken them by then
+        committed = False
+
         def commit(blocking: bool) -> Committed:
+            nonlocal committed
             with fsutil.disk_errors():
-                return engine.commit_staged(
+                done = engine.commit_staged(
                     kp, staged, condition=condition, versioning=versioning, blocking=blocking
                 )
+            committed = True
+            return done
 
         def settle(done: Committed) -> None:
             with fsutil.disk_errors():
@@ -418,8 +426,9 @@ class FilesystemStorage:
                 settle_on_loop=settle_on_loop,
             )
         except BaseException:
-            temp.discard()
-            fsutil.unlink_quiet(staged.path)
+            if not committed:
+                temp.discard()
+                fsutil.unlink_quiet(staged.path)
             raise
         return done.info
 

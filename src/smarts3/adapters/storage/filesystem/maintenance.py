@@ -11,6 +11,7 @@ knowing (a file another program placed, which the server indexes on first read a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -141,15 +142,47 @@ def _garbage_temps(storage: FilesystemStorage, temp_age: float, now: float, appl
             continue
         age = now - st.st_mtime
         pid = fsutil.temp_owner(entry.name)
+        path = Path(entry.path)
         if pid is not None and not fsutil.pid_alive(pid):
             detail = f"temp file of process {pid}, which is gone"
+            remove: Any = lambda p=path: _remove(p)  # noqa: E731
         elif age > temp_age:
+            # a live server's file: maybe one it keeps to write again (recycle.py), which keeps the old mtime
             detail = f"temp file untouched for {age:.0f} s"
+            remove = lambda p=path: _remove_idle(p, temp_age)  # noqa: E731
         else:
             continue
-        path = Path(entry.path)
         finding = Finding("temp-file", str(path), detail, size=_tree_size(path))
-        yield _applied(finding, lambda p=path: _remove(p)) if apply else finding
+        yield _applied(finding, remove) if apply else finding
+
+
+def _remove_idle(path: Path, temp_age: float) -> None:
+    """Remove a live server's temp file only if it is still idle, holding the exclusive flock that a server
+    taking the file for reuse (recycle.py ``take``) also needs: it can never be taken while it is being removed,
+    nor removed while it is being written."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # being written or read right now: not idle
+        st = os.fstat(fd)
+        if time.time() - st.st_mtime <= temp_age:
+            return  # written again since it was looked at
+        try:
+            same = os.lstat(path).st_ino == st.st_ino
+        except FileNotFoundError:
+            return
+        if same:
+            fsutil.unlink_quiet(path)
+    finally:
+        os.close(fd)
 
 
 def _applied(finding: Finding, action: Any) -> Finding:
@@ -338,11 +371,15 @@ def _data_files(bucket_dir: Path) -> Iterator[tuple[Path, str | None, str]]:
 
 
 def _read_sidecar(path: Path) -> tuple[str, dict[str, Any] | None]:
-    """("absent" | "corrupt" | "ok", document)."""
+    """("absent" | "corrupt" | "ok", document). Read under a shared flock, like the server's own reads: a sidecar
+    that a live server's commit just displaced may be being written again for another key (recycle.py)."""
     try:
-        raw = path.read_bytes()
+        read = metadata.read_locked(str(path))
     except (FileNotFoundError, NotADirectoryError):
         return "absent", None
+    if read is None:
+        return "corrupt", None
+    raw = read[1]
     try:
         doc = metadata.decode(raw)
     except msgspec.DecodeError:
@@ -376,10 +413,15 @@ def _reindex(storage: FilesystemStorage, bucket: str, key: str) -> None:
 
 
 def _rebuild_sidecar(storage: FilesystemStorage, bucket: str, key: str) -> None:
-    """Replace an unusable sidecar by one computed from the data (content type and user metadata are lost)."""
+    """Replace an unusable sidecar by one computed from the data (content type and user metadata are lost),
+    after looking again under the key's lock: a server may have replaced it since the check."""
     engine = storage.objects
     kp = engine.paths(bucket, key)
     with storage.locks.hold(bucket, key):
+        if _read_sidecar(kp.sidecar)[0] != "corrupt":
+            engine.cache.forget(str(kp.sidecar))
+            engine.read_plain(kp, locked=True, want_fd=False)  # whatever else it needs (roll forward...)
+            return
         fsutil.unlink_quiet(kp.sidecar)
         engine.cache.forget(str(kp.sidecar))
         engine.read_plain(kp, locked=True, want_fd=False)

@@ -159,7 +159,7 @@ def part_from_bytes(data: bytes) -> tuple[PartInfo, str]:
     return converter.structure(doc, PartInfo), name
 
 
-def _read_locked(path: str, attempts: int = 3) -> tuple[tuple[int, int, int], bytes] | None:
+def read_locked(path: str, attempts: int = 3) -> tuple[tuple[int, int, int], bytes] | None:
     """The bytes of the file at ``path`` and the (ino, mtime_ns, size) they were read under.
 
     Read under a shared flock: a sidecar a commit has just displaced may be taken for reuse and written again
@@ -226,7 +226,7 @@ class SidecarCache:
                 self._items.move_to_end(path)
                 return hit[1]
         try:
-            read = _read_locked(path)
+            read = read_locked(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         if read is None:

@@ -421,13 +421,32 @@ class ObjectEngine:
         newest = versions.newest(kp.vdir_s)
         if newest is None:
             return None
-        return self._store_found(kp, *newest, want_fd=want_fd)
+        return self._store_found(kp, *newest, want_fd=want_fd, locked=locked)
 
     def _store_found(
-        self, kp: KeyPaths, entry: versions.Entry, record: dict[str, Any], *, want_fd: bool
+        self, kp: KeyPaths, entry: versions.Entry, record: dict[str, Any], *, want_fd: bool, locked: bool
     ) -> Found:
         data = None if record.get("dm") else entry.data_path(kp.vdir)
         fd = os.open(data, _OPEN_FLAGS) if (want_fd and data is not None) else None
+        if fd is not None and not locked:
+            # A version-store file can become the plain file again (promotion), then be displaced and reused
+            # (recycle.py) by the time we read it: hold it like any file being read, and make sure it is still
+            # the file at this path once held (a move away needs the key lock, which this read does not have).
+            assert data is not None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                moved = os.stat(data).st_ino != os.fstat(fd).st_ino
+            except BlockingIOError:
+                moved = True
+            except FileNotFoundError:
+                moved = True
+            except OSError:
+                moved = False  # no flock on this filesystem: nothing is reused there
+            if moved:
+                os.close(fd)
+                raise NeedLock()
+        elif fd is not None:
+            _share_lock(fd)
         return Found(record, data, fd, plain=False, entry=entry)
 
     def resolve(self, kp: KeyPaths, version_id: str | None, *, locked: bool, want_fd: bool) -> Found:
@@ -449,7 +468,7 @@ class ObjectEngine:
         if hit is None:
             raise NoSuchVersion(resource=kp.key, extra={"Key": kp.key, "VersionId": version_id})
         newest = None if plain is not None else versions.newest(kp.vdir)
-        found = self._store_found(kp, *hit, want_fd=want_fd)
+        found = self._store_found(kp, *hit, want_fd=want_fd, locked=locked)
         found = attrs.evolve(found, is_latest=newest is not None and newest[0] == hit[0])
         if found.record.get("dm"):
             raise MethodNotAllowed(
