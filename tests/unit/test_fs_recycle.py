@@ -324,3 +324,44 @@ async def test_gc_removes_a_live_servers_idle_pooled_file_but_never_one_being_wr
         assert not _exists(entries["sidecar"])
     finally:
         os.close(writing)
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+async def test_without_fsync_a_file_is_reused_only_for_the_key_it_came_from(
+    fsync: bool, tmp_path: Path
+) -> None:
+    """Without fsync a power loss may undo the renames that moved a file out of its key while keeping the blocks
+    written into it since: reuse then stays within the key, so no key can ever show another key's bytes. With
+    fsync (leftovers are pooled after their commit is durable) any key may take them."""
+    storage = FilesystemStorage(tmp_path / "data", fsync=fsync)
+    await storage.start()
+    await storage.create_bucket(BUCKET, region="us-east-1")
+    try:
+        await put(storage, BUCKET, "a", b"a1" * 50)
+        a1 = _ino(storage, "a")
+        await put(storage, BUCKET, "a", b"a2" * 50)  # a1's inode is displaced into the pool
+        await storage.drain()
+        await put(storage, BUCKET, "b", b"b1" * 50)
+        assert (_ino(storage, "b") == a1) is fsync
+        if not fsync:
+            await put(storage, BUCKET, "a", b"a3" * 50)
+            assert _ino(storage, "a") == a1
+        assert await get(storage, BUCKET, "a") == (b"a2" * 50 if fsync else b"a3" * 50)
+        assert await get(storage, BUCKET, "b") == b"b1" * 50
+    finally:
+        await storage.close()
+
+
+def test_a_full_per_key_pool_lets_the_least_recently_given_file_go(tmp_path: Path) -> None:
+    pool = InodePool(capacity=2, per_key=True)
+    paths = [tmp_path / f"f{n}" for n in range(3)]
+    for path in paths:
+        path.write_bytes(b"x")
+    for n, path in enumerate(paths):
+        assert pool.give(Leftover("data", str(path), (BUCKET, f"k{n}")))
+    assert not paths[0].exists() and paths[1].exists() and paths[2].exists()
+    assert pool.take("data", (BUCKET, "k0")) is None
+    reused = pool.take("data", (BUCKET, "k2"))
+    assert reused is not None and reused.path == str(paths[2])
+    os.close(reused.fd)
+    assert len(pool) == 1

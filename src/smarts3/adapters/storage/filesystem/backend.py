@@ -351,7 +351,7 @@ class FilesystemStorage:
             # bucket, see get_bucket_config; a new key's commit checks the bucket directory again anyway)
             self._require_bucket(bucket)
         engine = self.objects
-        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=engine.pool)
+        temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=engine.pool, owner=(bucket, key))
 
         def prepare(synced: bool) -> Staged:
             new = build(temp.size)

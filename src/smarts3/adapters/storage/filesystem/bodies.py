@@ -12,7 +12,7 @@ from typing import TypeVar
 from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.durable import settle_future, wait_done
 from smarts3.adapters.storage.filesystem.locks import LockBusy
-from smarts3.adapters.storage.filesystem.recycle import InodePool, Reused, advance_mtime
+from smarts3.adapters.storage.filesystem.recycle import InodePool, Owner, Reused, advance_mtime
 from smarts3.domain.ports import BodyDigest
 
 T = TypeVar("T")
@@ -26,7 +26,13 @@ class TempFile:
     """A temp file under ``.smarts3/tmp`` being filled; created lazily on the first write. Blocking methods."""
 
     def __init__(
-        self, tmp_dir: Path, digest: BodyDigest, *, fsync: bool, pool: InodePool | None = None
+        self,
+        tmp_dir: Path,
+        digest: BodyDigest,
+        *,
+        fsync: bool,
+        pool: InodePool | None = None,
+        owner: Owner = None,
     ) -> None:
         #: a str: pathlib construction showed in PUT profiles (see ``path`` for a Path)
         self.path_s = f"{tmp_dir}{os.sep}{fsutil.temp_name()}"
@@ -34,6 +40,8 @@ class TempFile:
         self._fsync = fsync
         self._fd: int | None = None
         self._pool = pool
+        #: the key written (a pool kept per key hands out only that key's files)
+        self._owner = owner
         #: set when the file is a reused one (recycle.py): what it held before
         self._reused: Reused | None = None
         self.size = 0
@@ -56,7 +64,7 @@ class TempFile:
 
     def _open(self) -> int:
         """Open the file: a reused one from the pool (recycle.py), else a new one."""
-        reused = self._pool.take("data") if self._pool is not None else None
+        reused = self._pool.take("data", self._owner) if self._pool is not None else None
         if reused is None:
             self._fd = os.open(self.path_s, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         else:

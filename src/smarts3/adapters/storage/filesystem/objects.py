@@ -187,7 +187,7 @@ class ObjectEngine:
         self.dir_syncs = DirSyncs()
         self._paths_cache: dict[tuple[str, str], KeyPaths] = {}
         #: files this engine's commits displaced, written again as the next staged sidecars (recycle.py)
-        self.pool = InodePool()
+        self.pool = InodePool(per_key=not fsync)
 
     def paths(self, bucket: str, key: str) -> KeyPaths:
         """The key's paths; memoised (bounded), since the same hot keys are read and written over and over.
@@ -570,7 +570,7 @@ class ObjectEngine:
         """Write the staged sidecar (in a reused file when the pool has one). ``temp_stat``: the data temp's
         stat if the caller has it (its identity goes into the sidecar)."""
         ident = metadata.identity_of(temp_stat if temp_stat is not None else os.stat(temp))
-        reused = self.pool.take("sidecar")
+        reused = self.pool.take("sidecar", (kp.bucket, kp.key))
         path = f"{self._tmp_prefix}{fsutil.temp_name(STAGED_SUFFIX)}" if reused is None else reused.path
         doc = {
             "b": kp.bucket,
@@ -676,10 +676,10 @@ class ObjectEngine:
         if old is not None and old == staged.temp and plain is not None:
             # the previous data, exchanged to the temp's name: small ones are written again, not unlinked
             if int(plain.record.get("size", MAX_SIZE + 1)) <= MAX_SIZE:
-                reusable.append(Leftover("data", old))
+                reusable.append(Leftover("data", old, (kp.bucket, kp.key)))
         if exchanged:
             leftovers.append(staged.path)
-            reusable.append(Leftover("sidecar", staged.path))
+            reusable.append(Leftover("sidecar", staged.path, (kp.bucket, kp.key)))
         return Committed(metadata.record_to_info(kp.key, staged.doc["obj"]), owed, leftovers, reusable)
 
     def _unstage(self, kp: KeyPaths, staged: Staged, exchanged: bool) -> None:

@@ -20,7 +20,8 @@ Reusing an inode is only safe if nobody can mistake its new content for its old 
   move forward (``TempFile.finish``, ``ObjectEngine._stage_record``), so no identity ever names two contents,
   even where the clock is coarse. Roll-forwards check the pending file's identity, not just its name.
 * durability: with fsync on, a leftover is only given here after the directory fsyncs of its commit, so a crash
-  can never bring back a name that points at a reused inode.
+  can never bring back a name that points at a reused inode. Without fsync nothing orders the renames before the
+  rewrite, so the pool is kept per key (``per_key``): a power loss can then mix up versions of one key only.
 
 Names are reused in kind: a displaced sidecar sits at a staged sidecar's name (``.s``) and is taken for the next
 staged sidecar; displaced data sits at a data temp's name and is taken for data. The pool is per process (names
@@ -33,6 +34,7 @@ import fcntl
 import os
 import stat
 import threading
+from collections import OrderedDict
 
 from smarts3.adapters.storage.filesystem import fsutil
 
@@ -42,14 +44,19 @@ CAPACITY = 64
 MAX_SIZE = 256 << 10
 
 
+#: which key a file was displaced from, when reuse is kept within a key (fsync off); None otherwise
+Owner = tuple[str, str] | None
+
+
 class Leftover:
-    """A file a commit displaced: its kind ("data" or "sidecar") and its name in ``tmp/``."""
+    """A file a commit displaced: its kind ("data" or "sidecar"), its name in ``tmp/`` and its key (``owner``)."""
 
-    __slots__ = ("kind", "path")
+    __slots__ = ("kind", "owner", "path")
 
-    def __init__(self, kind: str, path: str) -> None:
+    def __init__(self, kind: str, path: str, owner: Owner = None) -> None:
         self.kind = kind
         self.path = path
+        self.owner = owner
 
 
 class Reused:
@@ -74,43 +81,80 @@ def advance_mtime(fd: int, st: os.stat_result, old_mtime_ns: int) -> os.stat_res
 
 
 class InodePool:
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    """The pool. ``per_key``: a file is only reused for the key it was displaced from (the storage sets it when
+    fsync is off). Without fsync a power loss may keep a reused file's new blocks but roll back the renames
+    that moved it out of its key; reusing it for the same key alone means such a key can show another version
+    of itself, never another key's bytes. The least recently given file goes when a per-key pool is full."""
+
+    def __init__(self, capacity: int = CAPACITY, *, per_key: bool = False) -> None:
         self._capacity = capacity
-        #: kind ("data" or "sidecar") -> files in tmp/
-        self._files: dict[str, list[Leftover]] = {"data": [], "sidecar": []}
+        self.per_key = per_key
+        #: kind ("data" or "sidecar") -> owner -> files in tmp/ (oldest owner first)
+        self._files: dict[str, OrderedDict[Owner, list[Leftover]]] = _empty()
+        self._counts = {"data": 0, "sidecar": 0}
         self._lock = threading.Lock()
         self._pid = fsutil.current_pid()
         self.enabled = True
 
     def _mine(self) -> bool:
+        """Called before taking the lock: a forked child gets a fresh pool (and lock) of its own."""
         if self._pid != fsutil.current_pid():
             # forked: these names belong to the parent, which goes on using them
-            self._files = {"data": [], "sidecar": []}
+            self._files, self._counts = _empty(), {"data": 0, "sidecar": 0}
+            self._lock = threading.Lock()
             self._pid = fsutil.current_pid()
             return False
         return True
 
     def room(self, kind: str) -> bool:
-        return self.enabled and len(self._files[kind]) < self._capacity
+        return self.enabled and (self.per_key or self._counts[kind] < self._capacity)
 
     def give(self, leftover: Leftover) -> bool:
         """Keep ``leftover`` (a file nobody will read again through its name) for reuse; False when full."""
+        if not self._mine() or not self.enabled:
+            return False
+        owner = leftover.owner if self.per_key else None
+        evicted: Leftover | None = None
         with self._lock:
-            if not self._mine():
-                return False
-            files = self._files[leftover.kind]
-            if not self.enabled or len(files) >= self._capacity:
-                return False
-            files.append(leftover)
-            return True
+            kind = leftover.kind
+            by_owner = self._files[kind]
+            if self._counts[kind] >= self._capacity:
+                if not self.per_key:
+                    return False
+                oldest = next(iter(by_owner))
+                stale = by_owner[oldest]
+                evicted = stale.pop(0)
+                if not stale:
+                    del by_owner[oldest]
+                self._counts[kind] -= 1
+            mine = by_owner.get(owner)
+            if mine is None:
+                mine = by_owner[owner] = []
+            else:
+                by_owner.move_to_end(owner)
+            mine.append(leftover)
+            self._counts[kind] += 1
+        if evicted is not None:
+            fsutil.unlink_quiet(evicted.path)
+        return True
 
-    def take(self, kind: str) -> Reused | None:
-        """A pooled file, opened for writing at offset 0 and locked; None when the pool has none to give."""
+    def take(self, kind: str, owner: Owner = None) -> Reused | None:
+        """A pooled file (of ``owner``'s, in a per-key pool), opened for writing at offset 0 and locked; None when
+        the pool has none to give."""
+        if not self._mine():
+            return None
+        if not self.per_key:
+            owner = None
         while True:
             with self._lock:
-                if not self._mine() or not self._files[kind]:
+                by_owner = self._files[kind]
+                files = by_owner.get(owner)
+                if not files:
                     return None
-                leftover = self._files[kind].pop()
+                leftover = files.pop()
+                if not files:
+                    del by_owner[owner]
+                self._counts[kind] -= 1
             path = leftover.path
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -130,23 +174,31 @@ class InodePool:
 
     def clear(self) -> None:
         """Unlink every pooled file (storage close)."""
+        if not self._mine():
+            return
         with self._lock:
-            mine = self._mine()
-            files, self._files = self._files, {"data": [], "sidecar": []}
-        if mine:
-            for leftovers in files.values():
-                for leftover in leftovers:
-                    fsutil.unlink_quiet(leftover.path)
+            entries = self._entries()
+            self._files, self._counts = _empty(), {"data": 0, "sidecar": 0}
+        for leftover in entries:
+            fsutil.unlink_quiet(leftover.path)
+
+    def _entries(self) -> list[Leftover]:
+        return [
+            leftover for by_owner in self._files.values() for files in by_owner.values() for leftover in files
+        ]
 
     def entries(self) -> list[Leftover]:
         """The pooled files (for tests and tools)."""
         with self._lock:
-            return [leftover for leftovers in self._files.values() for leftover in leftovers]
+            return self._entries()
 
     def files(self) -> list[str]:
         """The pooled files' paths (for tests and tools: everything else in ``tmp/`` is in flight or a leftover)."""
-        with self._lock:
-            return [leftover.path for leftovers in self._files.values() for leftover in leftovers]
+        return [leftover.path for leftover in self.entries()]
 
     def __len__(self) -> int:
-        return sum(len(leftovers) for leftovers in self._files.values())
+        return sum(self._counts.values())
+
+
+def _empty() -> dict[str, OrderedDict[Owner, list[Leftover]]]:
+    return {"data": OrderedDict(), "sidecar": OrderedDict()}
