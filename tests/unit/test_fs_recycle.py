@@ -5,16 +5,18 @@ inodes, but never into one a reader still holds, never so that an identity names
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import hashlib
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from smarts3.adapters.storage.filesystem import FilesystemStorage, maintenance, metadata
+from smarts3.adapters.storage.filesystem import FilesystemStorage, maintenance, metadata, recycle
 from smarts3.adapters.storage.filesystem.recycle import InodePool, Leftover, advance_mtime
 from smarts3.testing.contract.helpers import enable_versioning, get, md5_hex, put, read_all
 from smarts3.testing.server import running_server, server_settings
@@ -365,3 +367,78 @@ def test_a_full_per_key_pool_lets_the_least_recently_given_file_go(tmp_path: Pat
     assert reused is not None and reused.path == str(paths[2])
     os.close(reused.fd)
     assert len(pool) == 1
+
+
+async def test_fsck_still_repairs_a_sidecar_that_records_the_wrong_size(
+    fs_storage: FilesystemStorage,
+) -> None:
+    """The look-again before a rebuild must judge by the finding's own rule, not only "unreadable"."""
+    await put(fs_storage, BUCKET, "k", b"hello world")
+    sidecar = fs_storage.objects.paths(BUCKET, "k").sidecar_s
+    doc = metadata.decode(_read(sidecar))
+    doc["obj"]["size"] = 999  # the data identity still matches: only the recorded size is wrong
+    _write(sidecar, metadata.encode(doc))
+    fs_storage.cache.forget(sidecar)
+    found = maintenance.fsck(fs_storage, verify_etags=False, repair=True)
+    assert [(f.kind, f.repaired) for f in found] == [("size-mismatch", True)]
+    assert maintenance.fsck(fs_storage, verify_etags=False, repair=False) == []
+    assert (await fs_storage.head_object(BUCKET, "k")).size == 11
+
+
+async def test_a_put_cancelled_while_its_last_hop_stages_leaves_no_staged_sidecar(
+    fs_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body over 256 KiB: its last batch, the fsync and the staging run in one thread hop; the request is
+    cancelled meanwhile. The staged sidecar that hop wrote (often a pooled file) must not stay in tmp/."""
+    await put(fs_storage, BUCKET, "k", b"a" * 100)
+    await put(fs_storage, BUCKET, "k", b"b" * 100)
+    engine = fs_storage.objects
+    real_stage = engine.stage
+    staged = threading.Event()
+
+    def slow_stage(*args: Any, **kwargs: Any) -> Any:
+        result = real_stage(*args, **kwargs)
+        staged.set()
+        time.sleep(0.3)
+        return result
+
+    monkeypatch.setattr(engine, "stage", slow_stage)
+    task = asyncio.create_task(put(fs_storage, BUCKET, "k", b"c" * (300 << 10)))
+    await asyncio.to_thread(staged.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await fs_storage.drain()
+    pooled = {os.path.basename(path) for path in engine.pool.files()}
+    assert set(os.listdir(fs_storage.layout.tmp)) == pooled
+    assert await get(fs_storage, BUCKET, "k") == b"b" * 100
+
+
+def test_take_keeps_a_file_it_cannot_open_right_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = InodePool()
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    assert pool.give(Leftover("data", str(path)))
+
+    def no_descriptors(*args: Any, **kwargs: Any) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(recycle.os, "open", no_descriptors)
+    assert pool.take("data") is None
+    monkeypatch.undo()
+    assert pool.files() == [str(path)] and path.exists()
+
+
+def test_a_reused_file_whose_write_left_its_old_mtime_gets_the_current_time(tmp_path: Path) -> None:
+    """An empty body written into an empty pooled file changes nothing: its mtime must still become "now", or
+    ``smarts3 gc`` would take the in-flight temp for an idle file days old."""
+    path = tmp_path / "f"
+    path.write_bytes(b"")
+    two_days_ago = time.time_ns() - 2 * 86400 * 10**9
+    os.utime(path, ns=(two_days_ago, two_days_ago))
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        after = advance_mtime(fd, os.fstat(fd), two_days_ago)
+    finally:
+        os.close(fd)
+    assert time.time_ns() - after.st_mtime_ns < 60 * 10**9

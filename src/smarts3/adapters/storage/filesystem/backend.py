@@ -353,10 +353,14 @@ class FilesystemStorage:
         engine = self.objects
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=engine.pool, owner=(bucket, key))
 
+        #: the staged sidecar once ``prepare`` has written it (possibly in a thread the request stopped waiting for)
+        prepared: Staged | None = None
+
         def prepare(synced: bool) -> Staged:
+            nonlocal prepared
             new = build(temp.size)
             with fsutil.disk_errors():
-                return engine.stage(
+                prepared = engine.stage(
                     kp,
                     temp.path_s,
                     new,
@@ -366,10 +370,18 @@ class FilesystemStorage:
                     sync=synced,
                     temp_stat=temp.stat,
                 )
+            return prepared
 
         # a small body is written and staged right on the event loop (see bodies.py); with fsync on, both files
         # are then fsynced in one thread hop
-        staged = await stream_to_temp(body, temp, prepare, inline=True)
+        try:
+            staged = await stream_to_temp(body, temp, prepare, inline=True)
+        except BaseException:
+            # e.g. cancelled while the last batch, the fsync and ``prepare`` ran in a thread: the temp is gone
+            # (stream_to_temp), the staged sidecar is ours to remove
+            if prepared is not None:
+                fsutil.unlink_quiet(prepared.path)
+            raise
 
         #: set once the commit has renamed: from then on the temp's and the staged sidecar's names hold the files
         #: it displaced, which its settle removes or pools (recycle.py); a late failure or cancellation must not

@@ -412,13 +412,24 @@ def _reindex(storage: FilesystemStorage, bucket: str, key: str) -> None:
             raise
 
 
-def _rebuild_sidecar(storage: FilesystemStorage, bucket: str, key: str) -> None:
-    """Replace an unusable sidecar by one computed from the data (content type and user metadata are lost),
-    after looking again under the key's lock: a server may have replaced it since the check."""
+def _rebuild_sidecar(
+    storage: FilesystemStorage, bucket: str, key: str, *, size_mismatch: bool = False
+) -> None:
+    """Replace an unusable sidecar (unreadable, or ``size_mismatch``: recording another size than the data's) by
+    one computed from the data (content type and user metadata are lost), after looking again under the key's
+    lock: a server may have replaced it since the check."""
     engine = storage.objects
     kp = engine.paths(bucket, key)
     with storage.locks.hold(bucket, key):
-        if _read_sidecar(kp.sidecar)[0] != "corrupt":
+        state, doc = _read_sidecar(kp.sidecar)
+        if size_mismatch and state == "ok" and doc is not None:
+            try:
+                still_bad = int(doc["obj"].get("size", -1)) != os.lstat(kp.data_s).st_size
+            except FileNotFoundError:
+                still_bad = False
+        else:
+            still_bad = state == "corrupt"
+        if not still_bad:
             engine.cache.forget(str(kp.sidecar))
             engine.read_plain(kp, locked=True, want_fd=False)  # whatever else it needs (roll forward...)
             return
@@ -498,7 +509,7 @@ def _check_data(
                     bucket=bucket,
                     key=key,
                 )
-                action = lambda k=key: _rebuild_sidecar(storage, bucket, k)  # noqa: E731
+                action = lambda k=key: _rebuild_sidecar(storage, bucket, k, size_mismatch=True)  # noqa: E731
             elif verify_etags and "-" not in str(record.get("etag", "")) and not record.get("dm"):
                 actual = _md5_of(path)
                 if actual != record.get("etag"):

@@ -34,6 +34,7 @@ import fcntl
 import os
 import stat
 import threading
+import time
 from collections import OrderedDict
 
 from smarts3.adapters.storage.filesystem import fsutil
@@ -75,7 +76,8 @@ def advance_mtime(fd: int, st: os.stat_result, old_mtime_ns: int) -> os.stat_res
     """Make sure a reused file's mtime moved past its previous one (timestamps can be coarse); its new stat."""
     if st.st_mtime_ns > old_mtime_ns:
         return st
-    later = old_mtime_ns + 1
+    # now, where the clock allows (an old mtime would make the fresh temp look idle to ``smarts3 gc``)
+    later = max(old_mtime_ns + 1, time.time_ns())
     os.utime(fd, ns=(later, later))
     return os.fstat(fd)
 
@@ -111,7 +113,7 @@ class InodePool:
 
     def give(self, leftover: Leftover) -> bool:
         """Keep ``leftover`` (a file nobody will read again through its name) for reuse; False when full."""
-        if not self._mine() or not self.enabled:
+        if not self._mine() or not self.enabled or (self.per_key and leftover.owner is None):
             return False
         owner = leftover.owner if self.per_key else None
         evicted: Leftover | None = None
@@ -119,7 +121,7 @@ class InodePool:
             kind = leftover.kind
             by_owner = self._files[kind]
             if self._counts[kind] >= self._capacity:
-                if not self.per_key:
+                if not self.per_key or not by_owner:
                     return False
                 oldest = next(iter(by_owner))
                 stale = by_owner[oldest]
@@ -141,8 +143,8 @@ class InodePool:
     def take(self, kind: str, owner: Owner = None) -> Reused | None:
         """A pooled file (of ``owner``'s, in a per-key pool), opened for writing at offset 0 and locked; None when
         the pool has none to give."""
-        if not self._mine():
-            return None
+        if not self._mine() or (self.per_key and owner is None):
+            return None  # (a per-key pool has nothing for a write that names no key: multipart parts)
         if not self.per_key:
             owner = None
         while True:
@@ -158,8 +160,12 @@ class InodePool:
             path = leftover.path
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # gone (removed by hand, or by smarts3 gc): try the next
             except OSError:
-                continue  # gone (removed by hand?): try the next
+                # out of descriptors or the like: keep the file for later, let the caller create one (or fail)
+                self.give(leftover)
+                return None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 st = os.fstat(fd)
