@@ -442,3 +442,18 @@ def test_a_reused_file_whose_write_left_its_old_mtime_gets_the_current_time(tmp_
     finally:
         os.close(fd)
     assert time.time_ns() - after.st_mtime_ns < 60 * 10**9
+
+
+def test_a_forked_child_starts_with_an_empty_pool_of_its_own(tmp_path: Path) -> None:
+    pool = InodePool()
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    assert pool.give(Leftover("data", str(path)))
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's file is not its to reuse (nor to remove)
+        ok = len(pool) == 0 and pool.take("data") is None
+        pool.clear()
+        os._exit(0 if ok and path.exists() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert pool.files() == [str(path)]

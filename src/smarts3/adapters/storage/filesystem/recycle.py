@@ -35,6 +35,7 @@ import os
 import stat
 import threading
 import time
+import weakref
 from collections import OrderedDict
 
 from smarts3.adapters.storage.filesystem import fsutil
@@ -97,16 +98,17 @@ class InodePool:
         self._lock = threading.Lock()
         self._pid = fsutil.current_pid()
         self.enabled = True
+        _POOLS.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child, before any other thread runs: the parent's files (and its lock, which another
+        thread may have held at the fork) stay the parent's."""
+        self._files, self._counts = _empty(), {"data": 0, "sidecar": 0}
+        self._lock = threading.Lock()
+        self._pid = fsutil.current_pid()
 
     def _mine(self) -> bool:
-        """Called before taking the lock: a forked child gets a fresh pool (and lock) of its own."""
-        if self._pid != fsutil.current_pid():
-            # forked: these names belong to the parent, which goes on using them
-            self._files, self._counts = _empty(), {"data": 0, "sidecar": 0}
-            self._lock = threading.Lock()
-            self._pid = fsutil.current_pid()
-            return False
-        return True
+        return self._pid == fsutil.current_pid()
 
     def room(self, kind: str) -> bool:
         return self.enabled and (self.per_key or self._counts[kind] < self._capacity)
@@ -204,6 +206,18 @@ class InodePool:
 
     def __len__(self) -> int:
         return sum(self._counts.values())
+
+
+#: every pool of this process, reset in a forked child (os.register_at_fork)
+_POOLS: weakref.WeakSet[InodePool] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _empty() -> dict[str, OrderedDict[Owner, list[Leftover]]]:
