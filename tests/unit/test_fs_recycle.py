@@ -229,6 +229,29 @@ def _link(src: str, dst: str) -> None:
     os.link(src, dst)
 
 
+async def _cancel_in_thread(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch, method: str, body: bytes
+) -> None:
+    """PUT ``body`` (over 256 KiB: its last steps run in a worker thread) to "k" and cancel the request while
+    the thread is in the engine's ``method``, just after that method did its work."""
+    engine = storage.objects
+    real = getattr(engine, method)
+    reached = threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        reached.set()
+        time.sleep(0.3)  # the loop sees the cancellation while the thread is still here
+        return result
+
+    monkeypatch.setattr(engine, method, slow)
+    task = asyncio.create_task(put(storage, BUCKET, "k", body))
+    await asyncio.to_thread(reached.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def _exists(path: str) -> bool:
     return os.path.exists(path)
 
@@ -267,21 +290,7 @@ async def test_a_cancelled_put_whose_commit_went_through_leaves_the_pool_alone(
     await put(storage, BUCKET, "k", b"x" * 4096)
     await storage.drain()
     engine = storage.objects
-    released = threading.Event()
-    real_release = engine.release
-
-    def slow_release(leftovers: list[str], reusable: list[Leftover]) -> None:
-        real_release(leftovers, reusable)
-        if reusable:
-            released.set()
-            time.sleep(0.3)  # the loop sees the cancellation while the thread is still here
-
-    monkeypatch.setattr(engine, "release", slow_release)
-    task = asyncio.create_task(put(storage, BUCKET, "k", b"A" * (300 << 10)))
-    await asyncio.to_thread(released.wait, 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await _cancel_in_thread(storage, monkeypatch, "release", b"A" * (300 << 10))
     pooled = engine.pool.files()
     assert len(pooled) == 2
     assert all(_exists(path) for path in pooled)
@@ -393,21 +402,7 @@ async def test_a_put_cancelled_while_its_last_hop_stages_leaves_no_staged_sideca
     await put(fs_storage, BUCKET, "k", b"a" * 100)
     await put(fs_storage, BUCKET, "k", b"b" * 100)
     engine = fs_storage.objects
-    real_stage = engine.stage
-    staged = threading.Event()
-
-    def slow_stage(*args: Any, **kwargs: Any) -> Any:
-        result = real_stage(*args, **kwargs)
-        staged.set()
-        time.sleep(0.3)
-        return result
-
-    monkeypatch.setattr(engine, "stage", slow_stage)
-    task = asyncio.create_task(put(fs_storage, BUCKET, "k", b"c" * (300 << 10)))
-    await asyncio.to_thread(staged.wait, 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await _cancel_in_thread(fs_storage, monkeypatch, "stage", b"c" * (300 << 10))
     await fs_storage.drain()
     pooled = {os.path.basename(path) for path in engine.pool.files()}
     assert set(os.listdir(fs_storage.layout.tmp)) == pooled
