@@ -18,6 +18,7 @@ import pytest
 
 from smarts3.adapters.storage.filesystem import FilesystemStorage, maintenance, metadata, recycle
 from smarts3.adapters.storage.filesystem.recycle import InodePool, Leftover, advance_mtime
+from smarts3.domain.errors import InsufficientStorage
 from smarts3.testing.contract.helpers import enable_versioning, get, md5_hex, put, read_all
 from smarts3.testing.server import running_server, server_settings
 
@@ -452,3 +453,30 @@ def test_a_forked_child_starts_with_an_empty_pool_of_its_own(tmp_path: Path) -> 
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert pool.files() == [str(path)]
+
+
+@pytest.mark.parametrize("failing", ["data", "sidecar"])
+async def test_a_disk_error_while_a_reused_file_is_written_keeps_the_object_and_leaves_no_half_file(
+    failing: str, fs_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC in the middle of writing a pooled file (the body, or the staged sidecar): 507, the previous object
+    stays whole, and the half-written file is neither left in tmp/ nor handed out again."""
+    await put(fs_storage, BUCKET, "k", b"one" * 100, user_metadata={"v": "1"})
+    await put(fs_storage, BUCKET, "k", b"two" * 100, user_metadata={"v": "2"})
+    taken = {entry.kind: entry.path for entry in fs_storage.objects.pool.entries()}
+    real_write = os.write
+
+    def full_disk(fd: int, data: Any) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}") == taken[failing]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(InsufficientStorage):
+        await put(fs_storage, BUCKET, "k", b"three" * 100, user_metadata={"v": "3"})
+    monkeypatch.undo()
+    assert await get(fs_storage, BUCKET, "k") == b"two" * 100
+    assert (await fs_storage.head_object(BUCKET, "k")).user_metadata == {"v": "2"}
+    assert not _exists(taken[failing])
+    pooled = {os.path.basename(path) for path in fs_storage.objects.pool.files()}
+    assert set(os.listdir(fs_storage.layout.tmp)) == pooled

@@ -262,12 +262,14 @@ class FilesystemStorage:
 
     def _config_seen(self, name: str) -> bool:
         """This request (task) has just stat()ed the bucket's config directory: the bucket exists."""
+        return self._config_stat_of_task(name, asyncio.current_task(), time.monotonic_ns()) is not None
+
+    def _config_stat_of_task(self, name: str, task: object, now: int) -> os.stat_result | None:
+        """The stat of the bucket's config directory that ``task`` made less than 100 ms ago, if any."""
         seen = self._config_stat_memo.get(name)
-        return (
-            seen is not None
-            and seen[0] is asyncio.current_task()
-            and time.monotonic_ns() - seen[1] < _CONFIG_MEMO_NS
-        )
+        if seen is not None and task is not None and seen[0] is task and now - seen[1] < _CONFIG_MEMO_NS:
+            return seen[2]
+        return None
 
     async def get_bucket_config(self, name: str, kind: str) -> bytes | None:
         """Read on every object request (versioning on writes, lifecycle for x-amz-expiration), so answers
@@ -281,10 +283,8 @@ class FilesystemStorage:
         # first read made (same task, within 100 ms), a snapshot taken after the request began
         task = asyncio.current_task()
         now = time.monotonic_ns()
-        seen = self._config_stat_memo.get(name)
-        if seen is not None and task is not None and seen[0] is task and now - seen[1] < _CONFIG_MEMO_NS:
-            st = seen[2]
-        else:
+        st = self._config_stat_of_task(name, task, now)
+        if st is None:
             try:
                 st = os.stat(strs[1])
             except FileNotFoundError:
@@ -402,10 +402,10 @@ class FilesystemStorage:
                 engine.settle(done)
 
         async def settle_on_loop(done: Committed) -> None:
-            kept = [item for item in done.reusable if engine.pool.room(item.kind)]
             if done.owed:
                 # the fsync thread (or helper) removes the replaced files after the directory fsyncs, except
                 # the ones kept for reuse: those join the pool only once the fsyncs are done (recycle.py)
+                kept = [item for item in done.reusable if engine.pool.room(item.kind)]
                 keep = {item.path for item in kept}
                 try:
                     with fsutil.disk_errors():
@@ -418,7 +418,7 @@ class FilesystemStorage:
                     raise
                 engine.release(list(keep), kept)
                 return
-            engine.release(done.leftovers, kept)
+            engine.release(done.leftovers, done.reusable)
 
         # the commit itself only renames, so it runs on the event loop, unless archiving a version needs fsyncs.
         # With fsync on, a body too big to be written on the loop (staged.synced: it went through a thread and

@@ -12,7 +12,7 @@ from typing import TypeVar
 from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.durable import settle_future, wait_done
 from smarts3.adapters.storage.filesystem.locks import LockBusy
-from smarts3.adapters.storage.filesystem.recycle import InodePool, Owner, Reused, advance_mtime
+from smarts3.adapters.storage.filesystem.recycle import InodePool, Owner, Reused
 from smarts3.domain.ports import BodyDigest
 
 T = TypeVar("T")
@@ -56,9 +56,7 @@ class TempFile:
         with fsutil.disk_errors():
             fd = self._fd if self._fd is not None else self._open()
             for chunk in chunks:
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
+                fsutil.write_all(fd, chunk)
                 self._digest.update(chunk)
                 self.size += len(chunk)
 
@@ -79,13 +77,7 @@ class TempFile:
             assert self._fd is not None
             fd, self._fd = self._fd, None
             try:
-                reused = self._reused
-                if reused is not None:
-                    if reused.old_size > self.size:
-                        os.ftruncate(fd, self.size)
-                    self.stat = advance_mtime(fd, os.fstat(fd), reused.old_mtime_ns)
-                else:
-                    self.stat = os.fstat(fd)
+                self.stat = os.fstat(fd) if self._reused is None else self._reused.finish(self.size)
                 if self._fsync and sync:
                     os.fsync(fd)
             finally:

@@ -137,13 +137,18 @@ def write_file(path: Path, data: bytes, *, fsync: bool) -> None:
         os.close(fd)
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (a write may take less than it was given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def write_open(path: Path | str, data: bytes) -> int:
     """Write ``data`` to a new file (O_EXCL) and return its still-open descriptor (to fsync later)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     except BaseException:
         os.close(fd)
         unlink_quiet(path)

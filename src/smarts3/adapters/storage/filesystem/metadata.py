@@ -17,7 +17,6 @@ future layout may hash them.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from typing import Any
 import cattrs
 import msgspec
 
+from smarts3.adapters.storage.filesystem.recycle import hold_shared
 from smarts3.domain.models import NewObject, ObjectInfo, PartInfo, UploadInfo
 
 Identity = tuple[int, int, int]
@@ -170,13 +170,8 @@ def read_locked(path: str, attempts: int = 3) -> tuple[tuple[int, int, int], byt
     for attempt in range(attempts):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if attempt + 1 < attempts:
-                    continue
-            except OSError:
-                pass  # no flock on this filesystem: nothing is reused there either
+            if hold_shared(fd) is False and attempt + 1 < attempts:
+                continue
             st = os.fstat(fd)
             data = os.read(fd, st.st_size + 1)
             if len(data) != st.st_size:

@@ -186,9 +186,7 @@ class Uploads:
                                 continue
                         # read + write: the digest has to see every byte
                         while chunk := os.read(src, _COPY_CHUNK):
-                            view = memoryview(chunk)
-                            while view:
-                                view = view[os.write(out, view) :]
+                            fsutil.write_all(out, chunk)
                             digest.update(chunk)
                             size += len(chunk)
                     finally:

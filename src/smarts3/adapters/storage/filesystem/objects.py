@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import os
 import stat
@@ -41,7 +40,7 @@ from smarts3.adapters.storage.filesystem import fsutil, metadata, versions
 from smarts3.adapters.storage.filesystem.durable import DirSyncs, Durable
 from smarts3.adapters.storage.filesystem.layout import Layout, key_components
 from smarts3.adapters.storage.filesystem.locks import KeyLocks, LockBusy
-from smarts3.adapters.storage.filesystem.recycle import MAX_SIZE, InodePool, Leftover, advance_mtime
+from smarts3.adapters.storage.filesystem.recycle import MAX_SIZE, InodePool, Leftover, hold_shared
 from smarts3.domain.errors import (
     InvalidObjectName,
     MethodNotAllowed,
@@ -239,19 +238,13 @@ class ObjectEngine:
         try:
             if want_fd:
                 fd = os.open(kp.data_s, _OPEN_FLAGS)
-                try:
-                    # held while the bytes are read: a file displaced meanwhile is not reused under us
-                    # (recycle.py). Busy means exactly that is happening: its bytes are no longer this key's
-                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if not locked:
-                        os.close(fd)
-                        fd = None
-                        raise NeedLock() from None
-                    # under the key lock the file at the plain path is never one being reused: some other
-                    # program holds an exclusive flock on it; read it anyway
-                except OSError:
-                    pass  # no flock on this filesystem: then recycle.take cannot lock either, nothing is reused
+                # held while the bytes are read: a file displaced meanwhile is not reused under us (recycle.py).
+                # Busy means exactly that is happening: its bytes are no longer this key's. (Under the key lock
+                # the file at the plain path is never one being reused: another program's lock; read anyway.)
+                if hold_shared(fd) is False and not locked:
+                    os.close(fd)
+                    fd = None
+                    raise NeedLock()
                 st = os.fstat(fd)
             elif walked or kp.flat or not _PROC_FD:
                 st = os.lstat(kp.data_s)
@@ -285,7 +278,7 @@ class ObjectEngine:
                 os.close(fd)
                 fd = None
                 fd = os.open(kp.data, _OPEN_FLAGS)
-                _share_lock(fd)
+                hold_shared(fd)
             return Found(record, kp.data_s, fd, plain=True)
         except _Absent:
             if fd is not None:
@@ -433,20 +426,16 @@ class ObjectEngine:
             # (recycle.py) by the time we read it: hold it like any file being read, and make sure it is still
             # the file at this path once held (a move away needs the key lock, which this read does not have).
             assert data is not None
+            held = hold_shared(fd)
             try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                moved = os.stat(data).st_ino != os.fstat(fd).st_ino
-            except BlockingIOError:
-                moved = True
+                moved = held is False or (held is True and os.stat(data).st_ino != os.fstat(fd).st_ino)
             except FileNotFoundError:
                 moved = True
-            except OSError:
-                moved = False  # no flock on this filesystem: nothing is reused there
             if moved:
                 os.close(fd)
                 raise NeedLock()
         elif fd is not None:
-            _share_lock(fd)
+            hold_shared(fd)
         return Found(record, data, fd, plain=False, entry=entry)
 
     def resolve(self, kp: KeyPaths, version_id: str | None, *, locked: bool, want_fd: bool) -> Found:
@@ -581,18 +570,14 @@ class ObjectEngine:
             "aside": fsutil.temp_name(ASIDE_SUFFIX),
             "obj": record,
         }
-        fd = fsutil.write_open(path, metadata.encode(doc)) if reused is None else reused.fd
+        data = metadata.encode(doc)
+        fd = fsutil.write_open(path, data) if reused is None else reused.fd
         try:
             if reused is None:
                 written = os.fstat(fd)
             else:
-                data = metadata.encode(doc)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if reused.old_size > len(data):
-                    os.ftruncate(fd, len(data))
-                written = advance_mtime(fd, os.fstat(fd), reused.old_mtime_ns)
+                fsutil.write_all(fd, data)
+                written = reused.finish(len(data))
             if self.fsync and sync:
                 os.fsync(fd)
         except BaseException:
@@ -943,12 +928,6 @@ class ObjectEngine:
                     tmp_dir=self.layout.tmp,
                 )
             return metadata.record_to_info(kp.key, record)
-
-
-def _share_lock(fd: int) -> None:
-    """Hold a shared flock on a data file about to be read (see recycle.py); best effort under the key lock."""
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
 
 
 class _Absent(Exception):

@@ -72,6 +72,26 @@ class Reused:
         self.old_size = old_size
         self.old_mtime_ns = old_mtime_ns
 
+    def finish(self, size: int) -> os.stat_result:
+        """After ``size`` new bytes were written from offset 0: cut what is left of the old content and make the
+        mtime move on (see ``advance_mtime``). The file's stat, whose identity names the new content."""
+        if self.old_size > size:
+            os.ftruncate(self.fd, size)
+        return advance_mtime(self.fd, os.fstat(self.fd), self.old_mtime_ns)
+
+
+def hold_shared(fd: int) -> bool | None:
+    """Take the shared flock a reader holds on a file while it reads it (``take`` needs the exclusive one).
+    True: held; False: busy, the file is being written again (it is no longer what its path names); None: this
+    filesystem has no flock (nothing is reused there, ``take`` cannot lock either)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
 
 def advance_mtime(fd: int, st: os.stat_result, old_mtime_ns: int) -> os.stat_result:
     """Make sure a reused file's mtime moved past its previous one (timestamps can be coarse); its new stat."""

@@ -96,9 +96,7 @@ class _Channel:
         self.sent = batch
         try:
             # at most one batch is out, and the child reads it at once: this never waits for long
-            view = memoryview(line)
-            while view:
-                view = view[os.write(self._out, view) :]
+            fsutil.write_all(self._out, line)
         except OSError as exc:
             self._lost(exc)
 
