@@ -3,7 +3,7 @@
 GET opens ``<root>/<path>`` and sends it (one blocking read and one message when small, 1 MiB chunks when large);
 HEAD stats it; PUT streams the body to a temp file and renames it; GET of a directory lists it (scandir, sort,
 names after ``start-after``, at most 1000, one stat each). Query strings such as presigned SigV4 parameters are
-ignored. Run: ``python bench/floor.py --root DIR --port PORT``.
+ignored. Run: ``python bench/floor.py --root DIR --port PORT [--workers N]``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-ROOT = "."
+ROOT = os.environ.get("FLOOR_ROOT", ".")  # how ``--workers`` hands the root to uvicorn's worker processes
 CHUNK = 1 << 20
 
 
@@ -70,10 +70,16 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (uvicorn's multiprocess mode)"
+    )
     args = parser.parse_args(argv)
     ROOT = args.root
+    os.environ["FLOOR_ROOT"] = args.root
     uvicorn.run(
-        app,
+        "floor:app" if args.workers > 1 else app,
+        app_dir=os.path.dirname(os.path.abspath(__file__)),
+        workers=args.workers if args.workers > 1 else None,
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",

@@ -36,7 +36,10 @@ from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -47,10 +50,16 @@ MIB = 1 << 20
 SMALL = 4096
 EXPIRES = 7 * 24 * 3600  # presigned URLs outlive any run (SigV4 maximum is 7 days)
 LIST10K_LATER_AFTER = "key-04999"  # page 6 of 10: keys 5000..5999
+SDK_BUCKET = "sdk"
+SDK_USER_AGENT = "Boto3/1.40.0 md/Botocore#1.40.0 ua/2.1 os/linux#6.1 md/arch#x86_64 lang/python#3.11.7 cfg/retry-mode#standard"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#: more keys than smarts3 remembers verified signatures (2048): every request of get4k-sdk is verified afresh
+SDK_KEYS = [f"obj-{i:05d}" for i in range(4000)]
 
 ALL_SERVERS = ("smarts3", "smarts3-nofsync", "floor", "nginx", "moto")
 S3_SERVERS = ("smarts3", "smarts3-nofsync", "moto")
 PUT_ONLY = ("smarts3-nofsync",)  # the no-fsync variant answers write workloads only
+WORKERS_SUFFIX = "-w2"  # the workers2 workload's second instance of a server, with two worker processes
 
 
 # --- servers
@@ -71,7 +80,7 @@ class Server:
 
     @property
     def is_s3(self) -> bool:
-        return self.name in S3_SERVERS
+        return self.name.removesuffix(WORKERS_SUFFIX) in S3_SERVERS
 
     def presign(self, op: str, **params: Any) -> str:
         return str(self.s3.generate_presigned_url(op, Params=params, ExpiresIn=EXPIRES))
@@ -148,21 +157,25 @@ def nginx_has_dav(nginx: str) -> bool:
 
 
 def start_server(name: str, tmp: Path, pin: bool, loading: bool = False) -> Server:
-    """Start one server; ``loading`` runs smarts3 without fsync while the fixture objects are written."""
+    """Start one server; ``loading`` runs smarts3 without fsync while the fixture objects are written.
+
+    ``<name>-w2`` starts a second instance of ``<name>`` with two worker processes on the same data."""
     port = free_port()
-    data = tmp / name
+    base = name.removesuffix(WORKERS_SUFFIX)
+    workers = ["--workers", "2"] if name != base else []
+    data = tmp / base
     data.mkdir(exist_ok=True)
     log = tmp / f"{name}.log"
-    prefix = ["taskset", "-c", "0"] if pin else []
+    prefix = ["taskset", "-c", "0"] if pin and not workers else []
     env = dict(os.environ)
-    if name.startswith("smarts3"):
+    if base.startswith("smarts3"):
         argv = ["smarts3", "serve", "--data-dir", str(data), "--port", str(port), "--no-access-log"]
         argv += ["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--region", REGION]
-        argv += ["--log-level", "warning"]
-        if name == "smarts3-nofsync" or loading:
+        argv += ["--log-level", "warning", *workers]
+        if base == "smarts3-nofsync" or loading:
             argv.append("--no-fsync")
-    elif name == "floor":
-        argv = [sys.executable, str(BENCH / "floor.py"), "--root", str(data), "--port", str(port)]
+    elif base == "floor":
+        argv = [sys.executable, str(BENCH / "floor.py"), "--root", str(data), "--port", str(port), *workers]
     elif name == "nginx":
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         ntmp = tmp / "nginx-run"
@@ -361,11 +374,16 @@ def populate(server: Server, src: Path, big_put: bool) -> None:
         for bucket, keys in (("l200", keys200), ("l10k", keys10k)):
             s3.create_bucket(Bucket=bucket)
             put_many(server, bucket, keys, b"x" * 100)
+        s3.create_bucket(Bucket=SDK_BUCKET)
+        put_many(server, SDK_BUCKET, SDK_KEYS, small)
         return
     for bucket, keys in (("bench", []), ("l200", keys200), ("l10k", keys10k)):
         (server.data / bucket).mkdir()
         for key in keys:
             (server.data / bucket / key).write_bytes(b"x" * 100)
+    (server.data / SDK_BUCKET).mkdir()
+    for key in SDK_KEYS:  # distinct files, as smarts3 stores them (not links to one hot inode)
+        (server.data / SDK_BUCKET / key).write_bytes(small)
     (server.data / "bench" / "obj-4k").write_bytes(small)
     os.link(src / "obj-64m", server.data / "bench" / "obj-64m")
     if not big_put:
@@ -446,6 +464,42 @@ end
 MOTO_PUT_KEYS = 20_000
 
 
+def sdk_get_script(server: Server) -> str:
+    """A wrk script sending GetObject requests as boto3 sends them: a SigV4 Authorization header with a new
+    signature for every request (here: every key), its x-amz-date, x-amz-content-sha256, x-amz-checksum-mode,
+    User-Agent and amz-sdk-* headers. A load generator cannot compute HMACs, so the requests are signed up
+    front (x-amz-date now: valid for the 15 minutes of allowed clock skew, far longer than a run)."""
+    credentials = Credentials(ACCESS_KEY, SECRET_KEY)
+    host = f"127.0.0.1:{server.port}"
+    requests = []
+    for i, key in enumerate(SDK_KEYS):
+        request = AWSRequest(
+            "GET",
+            f"http://{host}/{SDK_BUCKET}/{key}",
+            headers={
+                "x-amz-checksum-mode": "ENABLED",
+                "User-Agent": SDK_USER_AGENT,
+                "x-amz-content-sha256": EMPTY_SHA256,
+            },
+        )
+        SigV4Auth(credentials, "s3", REGION).add_auth(request)
+        lines = [f"GET /{SDK_BUCKET}/{key} HTTP/1.1", f"Host: {host}"]
+        lines += [f"{k}: {v}" for k, v in request.headers.items()]
+        lines += [
+            f"amz-sdk-invocation-id: 6f1d2c3e-8a9b-4c5d-9e0f-{i:012d}",
+            "amz-sdk-request: attempt=1; max=3",
+        ]
+        requests.append("\r\n".join(lines) + "\r\n\r\n")
+    return (
+        "requests = " + json.dumps(requests).replace("[", "{", 1)[:-1] + "}\n"
+        "i = 0\n"
+        "request = function()\n"
+        "    i = i % #requests + 1\n"
+        "    return requests[i]\n"
+        "end\n"
+    )
+
+
 def run_pyload(url: str, method: str, duration: float, pin: bool) -> WrkResult:
     argv = ["taskset", "-c", "1"] if pin else []
     argv += [sys.executable, str(BENCH / "pyload.py"), "--url", url, "--method", method]
@@ -475,6 +529,10 @@ def wrk_target(workload: str, server: Server) -> tuple[str, str, bytes | None]:
     s3 = server.is_s3
     if workload in ("get4k", "get4k-py"):
         return server.object_url("bench", "obj-4k"), "GET", None
+    if workload == "get4k-sdk":  # the check request; the load itself comes from sdk_get_script
+        if s3:
+            return server.object_url(SDK_BUCKET, SDK_KEYS[0]), "GET", None
+        return f"{server.endpoint}/{SDK_BUCKET}/{SDK_KEYS[0]}", "GET", None
     if workload == "head":
         return server.object_url("bench", "obj-4k", "head_object"), "HEAD", None
     if workload == "put4k":
@@ -515,6 +573,12 @@ def workloads() -> list[Workload]:
     big = ("smarts3", "floor", "nginx", "moto")
     return [
         Workload("get4k", "req/s", big, "GET of a 4 KiB object (wrk, 16 connections)"),
+        Workload(
+            "get4k-sdk",
+            "req/s",
+            big,
+            "GET of 4,000 distinct 4 KiB objects in turn, each request header-signed like boto3's GetObject",
+        ),
         Workload("head", "req/s", big, "HEAD of a 4 KiB object (pyload: wrk 4.1 hangs on HEAD)"),
         Workload("get4k-py", "req/s", big, "GET of a 4 KiB object with pyload, to compare with head"),
         Workload("put4k", "req/s", ALL_SERVERS, "PUT of a 4 KiB body over one key (wrk + Lua)"),
@@ -538,6 +602,12 @@ def workloads() -> list[Workload]:
             "MB/s",
             ("smarts3", "smarts3-nofsync", "moto"),
             "boto3 upload_file multipart, 16 MiB parts, 8 threads (moto: smaller object, see notes)",
+        ),
+        Workload(
+            "workers2",
+            "req/s",
+            ("smarts3", "smarts3-w2", "floor", "floor-w2"),
+            "GET of a 4 KiB object, wrk pinned to CPU 1, one worker vs --workers 2 (`-w2`)",
         ),
         Workload("rss-put1g", "MiB", big, "peak RSS of the server (process tree) during a 1 GiB PUT", False),
         Workload("rss-get1g", "MiB", big, "peak RSS of the server (process tree) during a 1 GiB GET", False),
@@ -590,6 +660,9 @@ def run_wrk_workload(wl: Workload, servers: dict[str, Server], opts: Options, tm
         elif method == "PUT":
             script = tmp / "put.lua"
             script.write_text(WRK_SCRIPTS["put"])
+        elif wl.name == "get4k-sdk":
+            script = tmp / f"sdk-get-{name}.lua"
+            script.write_text(sdk_get_script(servers[name]))
         targets[name] = (url, script)
     use_pyload = wl.name in ("head", "get4k-py")
     # a 10,000-key list takes moto more than a second: give every server the same longer window
@@ -617,6 +690,31 @@ def run_wrk_workload(wl: Workload, servers: dict[str, Server], opts: Options, tm
                 continue
             wl.samples.setdefault(name, []).append(result.rps)
             log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
+
+
+def run_workers(wl: Workload, servers: dict[str, Server], opts: Options, src: Path) -> None:
+    """4 KiB GETs with wrk pinned to CPU 1 against one and two worker processes (the servers unpinned)."""
+    names = [n for n in ("smarts3", "floor") if n in servers]
+    both = dict(servers)
+    try:
+        for name in names:
+            both[name + WORKERS_SUFFIX] = start_server(name + WORKERS_SUFFIX, src.parent, pin=False)
+        urls = {
+            name: both[name].object_url("bench", "obj-4k") for n in names for name in (n, n + WORKERS_SUFFIX)
+        }
+        for round_no in range(opts.rounds):
+            for name, url in urls.items():
+                result = run_wrk(url, opts.duration, None, pin=True)
+                wl.extra.setdefault(name, []).append(result.__dict__)
+                if result.non_2xx + result.socket_errors > result.requests * 0.01 or not result.requests:
+                    wl.notes[name] = f"{result.non_2xx + result.socket_errors} of {result.requests} failed"
+                    continue
+                wl.samples.setdefault(name, []).append(result.rps)
+                log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
+    finally:
+        for name in names:
+            if name + WORKERS_SUFFIX in both:
+                stop_server(both[name + WORKERS_SUFFIX])
 
 
 def run_big_workload(wl: Workload, servers: dict[str, Server], opts: Options, src: Path) -> None:
@@ -696,6 +794,8 @@ def median(values: Sequence[float]) -> float | None:
 
 
 RATIO_PAIRS = (("smarts3", "floor"), ("smarts3", "nginx"), ("smarts3", "moto"), ("smarts3-nofsync", "floor"))
+#: reported in the JSON and printed below the table: what a second worker process gives
+SCALING_PAIRS = (("smarts3-w2", "smarts3"), ("floor-w2", "floor"), ("smarts3-w2", "floor-w2"))
 
 
 def summarise(wls: Sequence[Workload]) -> dict[str, Any]:
@@ -703,7 +803,7 @@ def summarise(wls: Sequence[Workload]) -> dict[str, Any]:
     for wl in wls:
         medians = {name: median(values) for name, values in wl.samples.items()}
         ratios = {}
-        for a, b in RATIO_PAIRS:
+        for a, b in RATIO_PAIRS + SCALING_PAIRS:
             if medians.get(a) and medians.get(b):
                 ratios[f"{a}/{b}"] = round(medians[a] / medians[b], 3)  # type: ignore[operator]
         out[wl.name] = {
@@ -834,6 +934,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "multipart1g": run_multipart,
         "rss-put1g": run_rss,
         "rss-get1g": run_rss,
+        "workers2": run_workers,
     }
     try:
         log(f"temp dir {tmp}; preparing source files ({opts.big_mib} MiB big object)")
@@ -888,6 +989,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = [
         f"{wl}/{server}: {note}" for wl, entry in summary.items() for server, note in entry["notes"].items()
     ]
+    scaling = [
+        f"{wl}: "
+        + ", ".join(
+            f"{a}/{b} {entry['ratios'][f'{a}/{b}']:.2f}"
+            for a, b in SCALING_PAIRS
+            if f"{a}/{b}" in entry["ratios"]
+        )
+        for wl, entry in summary.items()
+        if any(f"{a}/{b}" in entry["ratios"] for a, b in SCALING_PAIRS)
+    ]
+    if scaling:
+        print("\nworkers (rates in the JSON):\n  " + "\n  ".join(scaling))
     if notes:
         print("\nnotes:\n  " + "\n  ".join(notes))
     elapsed = time.monotonic() - started
