@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
@@ -14,7 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarts3.adapters.auth import Authenticator, RequestView
-from smarts3.adapters.auth.sigv4 import canonical_query, canonical_uri, parse_authorization, signing_key
+from smarts3.adapters.auth.sigv4 import (
+    canonical_query,
+    canonical_uri,
+    parse_authorization,
+    signing_key,
+    trim_header_value,
+)
 from smarts3.domain.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
@@ -480,8 +488,13 @@ def test_every_error_is_an_s3_error() -> None:
 
 
 def test_authorization_heads_are_parsed_once_but_every_signature_is_its_own() -> None:
-    head = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, "
-    first, second = parse_authorization(head + "Signature=aa11"), parse_authorization(head + "Signature=bb22 ")
+    head = (
+        "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, "
+    )
+    first, second = (
+        parse_authorization(head + "Signature=aa11"),
+        parse_authorization(head + "Signature=bb22 "),
+    )
     assert (first.signature, second.signature) == ("aa11", "bb22")
     assert first.credential == second.credential and first.signed_headers == ("host", "x-amz-date")
     # components in another order, or spaces missing, parse the same
@@ -494,4 +507,45 @@ def test_authorization_heads_are_parsed_once_but_every_signature_is_its_own() ->
         with pytest.raises(AuthorizationHeaderMalformed, match='incorrect service "iam"'):
             parse_authorization(bad + signature)
     with pytest.raises(AuthorizationHeaderMalformed, match="three components"):
-        parse_authorization("AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, Signature=ee55")
+        parse_authorization(
+            "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/s3/aws4_request, Signature=ee55"
+        )
+
+
+def _trim_reference(value: str) -> str:
+    """Trimall written the slow, obvious way: every run of whitespace becomes one space, ends stripped."""
+    return re.sub(r"[ \t\r\n\f\v]+", " ", value).strip(" ")
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\r\n\f\va\x7f\xa0ü日-"), max_size=12))
+def test_trim_header_value_agrees_with_the_plain_reading(value: str) -> None:
+    assert trim_header_value(value) == _trim_reference(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["two  spaces", "tab\there", " leading", "trailing ", "  many   runs  ", "non-ascii  ü", "del\x7fchar"],
+)
+def test_signed_header_values_with_whitespace_verify(auth: Authenticator, value: str) -> None:
+    # botocore canonicalises by collapsing whitespace runs, as S3 does: the signature must verify
+    req = sign_header("GET", _url("k"), headers={"x-amz-meta-note": value})
+    assert (
+        auth.authenticate(view(req, headers={**view(req).headers, "x-amz-meta-note": value})).access_key == AK
+    )
+
+
+def test_auth_result_repr_never_shows_the_signing_key(auth: Authenticator) -> None:
+    result = auth.authenticate(view(sign_header("GET", _url("k"))))
+    assert result.signing_key is not None
+    assert result.signing_key.hex() not in repr(result) and repr(result.signing_key) not in repr(result)
+    assert "access_key='AKIDEXAMPLE'" in repr(result)
+
+
+def test_remembered_verifications_are_not_tracked_by_the_garbage_collector(auth: Authenticator) -> None:
+    # every fresh signature adds an entry; entries the collector tracks made each full collection longer
+    result = auth.authenticate(view(sign_header("GET", _url("k"))))
+    assert not gc.is_tracked(result)
+    gc.collect()  # the collector untracks a tuple once all it holds is untracked: inner tuples first,
+    gc.collect()  # then, on the next pass, the entry that holds them
+    entries = list(auth._v4._header_signed.values())
+    assert entries and not any(gc.is_tracked(entry) for entry in entries)

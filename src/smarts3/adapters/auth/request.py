@@ -51,7 +51,7 @@ class RequestView(msgspec.Struct, frozen=True):
     bucket_from_host: str | None = None
 
 
-class AuthResult(msgspec.Struct, frozen=True):
+class AuthResult(msgspec.Struct, frozen=True, gc=False):
     """Who sent the request and how its body is protected.
 
     ``signing_key``, ``scope``, ``seed_signature`` and ``amz_date`` are set for SigV4 requests so the

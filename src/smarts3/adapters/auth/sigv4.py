@@ -293,7 +293,7 @@ def payload_mode_for(content_sha256: str) -> tuple[str, str | None]:
 
 
 # --- parsing the Authorization header / credential ------------------------------------------------------
-class Credential(msgspec.Struct, frozen=True):
+class Credential(msgspec.Struct, frozen=True, gc=False):
     access_key: str
     date: str
     region: str
@@ -320,7 +320,7 @@ def parse_credential(value: str, fail: Callable[[str], S3Error]) -> Credential:
     return cred
 
 
-class ParsedAuthorization(msgspec.Struct, frozen=True):
+class ParsedAuthorization(msgspec.Struct, frozen=True, gc=False):
     credential: Credential
     signed_headers: tuple[str, ...]
     signed_headers_text: str
