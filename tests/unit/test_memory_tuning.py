@@ -58,7 +58,8 @@ import json  # already imported modules are never touched
 from smarts3.entrypoints.memory import skip_unused_optional_imports
 skip_unused_optional_imports()
 from smarts3.entrypoints.app import create_app  # imports dependency-injector
-loaded = [name for name in ("pydantic_settings", "flask", "werkzeug") if sys.modules.get(name) is not None]
+names = ("pydantic_settings", "pydantic", "pydantic_core", "flask", "werkzeug")
+loaded = [name for name in names if sys.modules.get(name) is not None]
 print(",".join(loaded) or "-", sys.modules["json"] is not None)
 """
 

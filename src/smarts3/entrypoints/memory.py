@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import importlib.abc
 import logging
 import sys
 from typing import Any
@@ -88,14 +89,31 @@ def _trim() -> None:
 
 
 #: optional integrations dependency-injector imports whenever they happen to be installed (pydantic-settings for
-#: ``Configuration.from_pydantic``, werkzeug and flask for wiring); smarts3 uses none of them
-_UNUSED_OPTIONAL_IMPORTS = ("pydantic_settings", "flask", "werkzeug")
+#: ``Configuration.from_pydantic``, and pydantic itself when pydantic-settings is missing, to look for pydantic 1;
+#: werkzeug and flask for wiring); smarts3 uses none of them
+_UNUSED_OPTIONAL_IMPORTS = ("pydantic_settings", "pydantic", "pydantic_core", "flask", "werkzeug")
+
+
+class _Absent(importlib.abc.MetaPathFinder):
+    """Answers every import of the named top-level packages (and their submodules) with ModuleNotFoundError.
+
+    A finder rather than ``None`` in ``sys.modules``: dependency-injector is compiled with Cython, whose import
+    returns a ``None`` found there as the module instead of raising (it then failed on ``pydantic.VERSION``)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"{fullname} is not used by the smarts3 server", name=fullname)
+        return None
 
 
 def skip_unused_optional_imports() -> None:
     """In the server process only (never when smarts3 is imported as a library): make the optional imports above
-    fail fast, as if those packages were absent. A development environment that has them (moto pulls them in)
-    otherwise carries a few MiB more resident memory for nothing. Packages already imported are left alone."""
-    for name in _UNUSED_OPTIONAL_IMPORTS:
-        if name not in sys.modules:
-            sys.modules[name] = None  # type: ignore[assignment]  # the import system reads None as "not found"
+    fail, as if those packages were absent. A development environment that has them (moto pulls them in)
+    otherwise carries ~10 MiB more resident memory for nothing (pydantic and pydantic-core alone). Packages
+    already imported are left alone; calling this again changes nothing."""
+    names = tuple(name for name in _UNUSED_OPTIONAL_IMPORTS if name not in sys.modules)
+    if names and not any(isinstance(finder, _Absent) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Absent(names))
