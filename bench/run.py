@@ -582,6 +582,7 @@ def workloads() -> list[Workload]:
         Workload("head", "req/s", big, "HEAD of a 4 KiB object (pyload: wrk 4.1 hangs on HEAD)"),
         Workload("get4k-py", "req/s", big, "GET of a 4 KiB object with pyload, to compare with head"),
         Workload("put4k", "req/s", ALL_SERVERS, "PUT of a 4 KiB body over one key (wrk + Lua)"),
+        Workload("put4k-new", "req/s", ALL_SERVERS, "PUT of a 4 KiB body, each to a new key (wrk + Lua)"),
         Workload("list200", "req/s", big, "ListObjectsV2 of a 200-key bucket (nginx: autoindex json)"),
         Workload(
             "list10k-first",
@@ -688,6 +689,41 @@ def run_wrk_workload(wl: Workload, servers: dict[str, Server], opts: Options, tm
                 wl.notes[name] = f"no request completed within {duration:g} s"
                 log(f"  {wl.name} {name}: no request completed")
                 continue
+            wl.samples.setdefault(name, []).append(result.rps)
+            log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
+
+
+#: distinct keys written per server and round by put4k-new (more than any server PUTs in one load run here)
+NEW_KEYS = {"moto": 6_000, "floor": 200_000, "nginx": 300_000}
+NEW_KEYS_DEFAULT = 40_000
+
+
+def run_put_new(wl: Workload, servers: dict[str, Server], opts: Options, src: Path) -> None:
+    """4 KiB PUTs, every one to a key that does not exist yet (an upload of new objects), round after round."""
+    tmp = src.parent
+    for round_no in range(opts.rounds):
+        for name in (n for n in wl.servers if n in servers):
+            server = servers[name]
+            count = NEW_KEYS.get(name, NEW_KEYS_DEFAULT)
+            keys = (f"new-r{round_no}-{i:06d}" for i in range(count))
+            if server.is_s3:
+                lines = [urlsplit(server.presign("put_object", Bucket="bench", Key=k)) for k in keys]
+                paths = [f"{parts.path}?{parts.query}" for parts in lines]
+            else:
+                paths = [f"/bench/{k}" for k in keys]
+            listing = tmp / f"put-new-{name}.txt"
+            listing.write_text("\n".join(paths) + "\n")
+            script = tmp / f"put-new-{name}.lua"
+            script.write_text(WRK_SCRIPTS["put-many"] % listing)
+            result = run_wrk(server.endpoint + "/", opts.duration, script, opts.pin)
+            wl.extra.setdefault(name, []).append(result.__dict__)
+            bad = result.non_2xx + result.socket_errors
+            if bad > result.requests * 0.01 or not result.requests:
+                wl.notes[name] = f"{bad} of {result.requests} requests failed in round {round_no + 1}"
+                log(f"  {wl.name} {name}: {bad}/{result.requests} failed")
+                continue
+            if result.requests > count:
+                wl.notes[name] = f"more PUTs than keys in round {round_no + 1}: some overwrote"
             wl.samples.setdefault(name, []).append(result.rps)
             log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
 
@@ -935,6 +971,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rss-put1g": run_rss,
         "rss-get1g": run_rss,
         "workers2": run_workers,
+        "put4k-new": run_put_new,
     }
     try:
         log(f"temp dir {tmp}; preparing source files ({opts.big_mib} MiB big object)")
