@@ -282,6 +282,8 @@ def payload_mode_for(content_sha256: str) -> tuple[str, str | None]:
     mode = _PAYLOAD_MODES.get(content_sha256)
     if mode is not None:
         return mode, None
+    if content_sha256 == EMPTY_SHA256:  # every SDK GET, HEAD and DELETE: no regex for the commonest hash
+        return PAYLOAD_SHA256, EMPTY_SHA256
     if _HEX64.match(content_sha256):
         return PAYLOAD_SHA256, content_sha256.lower()
     if content_sha256 in (STREAMING_ECDSA, STREAMING_ECDSA_TRAILER):
