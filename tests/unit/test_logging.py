@@ -6,13 +6,17 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smarts3.adapters.observability.logging import (
     AccessRecord,
+    _iso_time,
     access_log_enabled,
     configure_logging,
     flush_access_log,
@@ -55,11 +59,21 @@ def json_lines(buf: io.StringIO) -> list[dict[str, object]]:
 
 
 def record(**kw: object) -> AccessRecord:
-    base: dict[str, object] = {"time": 1700000000.25, "request_id": "REQ123", "remote_addr": "192.0.2.3",
-                               "access_key": "AKIAEXAMPLE", "operation": "REST.PUT.OBJECT", "bucket": "photos",
-                               "key": "2024/a b.jpg", "status": 200, "bytes_sent": 0, "object_size": 1234,
-                               "total_time_ms": 12.6, "user_agent": "aws-cli/2.0",
-                               "request_uri": "PUT /photos/2024/a%20b.jpg HTTP/1.1"}
+    base: dict[str, object] = {
+        "time": 1700000000.25,
+        "request_id": "REQ123",
+        "remote_addr": "192.0.2.3",
+        "access_key": "AKIAEXAMPLE",
+        "operation": "REST.PUT.OBJECT",
+        "bucket": "photos",
+        "key": "2024/a b.jpg",
+        "status": 200,
+        "bytes_sent": 0,
+        "object_size": 1234,
+        "total_time_ms": 12.6,
+        "user_agent": "aws-cli/2.0",
+        "request_uri": "PUT /photos/2024/a%20b.jpg HTTP/1.1",
+    }
     base.update(kw)
     return AccessRecord(**base)  # type: ignore[arg-type]
 
@@ -145,7 +159,7 @@ def test_exception_text_is_redacted() -> None:
 def test_s3_access_log_line_format() -> None:
     line = format_access_s3(record(error_code="", referrer=""))
     assert line == (
-        '- photos [14/Nov/2023:22:13:20 +0000] 192.0.2.3 AKIAEXAMPLE REQ123 REST.PUT.OBJECT 2024/a%20b.jpg '
+        "- photos [14/Nov/2023:22:13:20 +0000] 192.0.2.3 AKIAEXAMPLE REQ123 REST.PUT.OBJECT 2024/a%20b.jpg "
         '"PUT /photos/2024/a%20b.jpg HTTP/1.1" 200 - - 1234 13 - "-" "aws-cli/2.0" - - - - - - - - -'
     )
     minimal = format_access_s3(AccessRecord(time=0, request_id="R", status=404, error_code="NoSuchKey"))
@@ -163,7 +177,9 @@ def test_access_json_format() -> None:
 def test_access_log_to_its_own_file_in_s3_format_with_signature_redacted(tmp_path: Path) -> None:
     buf = io.StringIO()
     path = tmp_path / "logs" / "access.log"
-    configure_logging(LoggingSettings(format="json", access_log_format="s3", access_log_file=str(path)), stream=buf)
+    configure_logging(
+        LoggingSettings(format="json", access_log_format="s3", access_log_file=str(path)), stream=buf
+    )
     assert access_log_enabled()
     log_access(record(request_uri=f"GET /photos/k?X-Amz-Signature={SIGNATURE} HTTP/1.1"))
     for handler in logging.getLogger("smarts3.access").handlers:
@@ -182,7 +198,9 @@ def test_access_log_shares_the_application_stream_by_default() -> None:
 
 
 def test_access_json_keeps_zeros_and_leaves_out_empty_fields() -> None:
-    data = json.loads(format_access_json(record(bytes_sent=0, total_time_ms=0.0, user_agent="", object_size=None)))
+    data = json.loads(
+        format_access_json(record(bytes_sent=0, total_time_ms=0.0, user_agent="", object_size=None))
+    )
     assert data["bytes_sent"] == 0 and data["total_time_ms"] == 0.0 and data["status"] == 200
     assert "user_agent" not in data and "object_size" not in data and "version_id" not in data
     assert list(data)[:3] == ["time", "request_id", "remote_addr"]  # the record's field order
@@ -191,12 +209,18 @@ def test_access_json_keeps_zeros_and_leaves_out_empty_fields() -> None:
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        (f"GET /b/k?X-Amz-Signature={SIGNATURE}&x-id=GetObject HTTP/1.1",
-         "GET /b/k?X-Amz-Signature=[REDACTED]&x-id=GetObject HTTP/1.1"),
-        (f"GET /b/k?AWSAccessKeyId=AK&Signature={SIGNATURE}&Expires=1 HTTP/1.1",  # SigV2 presigned
-         "GET /b/k?AWSAccessKeyId=AK&Signature=[REDACTED]&Expires=1 HTTP/1.1"),
-        ("GET /b/k?x-amz-security-token=FwoGZXIvYXdzEJr&X-AMZ-SIGNATURE=abc HTTP/1.1",  # any spelling
-         "GET /b/k?x-amz-security-token=[REDACTED]&X-AMZ-SIGNATURE=[REDACTED] HTTP/1.1"),
+        (
+            f"GET /b/k?X-Amz-Signature={SIGNATURE}&x-id=GetObject HTTP/1.1",
+            "GET /b/k?X-Amz-Signature=[REDACTED]&x-id=GetObject HTTP/1.1",
+        ),
+        (
+            f"GET /b/k?AWSAccessKeyId=AK&Signature={SIGNATURE}&Expires=1 HTTP/1.1",  # SigV2 presigned
+            "GET /b/k?AWSAccessKeyId=AK&Signature=[REDACTED]&Expires=1 HTTP/1.1",
+        ),
+        (
+            "GET /b/k?x-amz-security-token=FwoGZXIvYXdzEJr&X-AMZ-SIGNATURE=abc HTTP/1.1",  # any spelling
+            "GET /b/k?x-amz-security-token=[REDACTED]&X-AMZ-SIGNATURE=[REDACTED] HTTP/1.1",
+        ),
         (f"GET /b/k?prefix={SECRET} HTTP/1.1", "GET /b/k?prefix=[REDACTED] HTTP/1.1"),  # a configured secret
         ("GET /b/Signature=kept-it-is-a-key HTTP/1.1", "GET /b/Signature=kept-it-is-a-key HTTP/1.1"),
         ("PUT /b/k?uploadId=u&partNumber=1 HTTP/1.1", "PUT /b/k?uploadId=u&partNumber=1 HTTP/1.1"),
@@ -222,7 +246,9 @@ async def test_lines_logged_on_a_loop_share_one_record_written_within_the_batch_
     logging.getLogger("smarts3.access").addHandler(counting)
     try:
         for i in range(5):
-            log_access(record(request_id=f"R{i}", request_uri=f"GET /p/k?X-Amz-Signature={SIGNATURE} HTTP/1.1"))
+            log_access(
+                record(request_id=f"R{i}", request_uri=f"GET /p/k?X-Amz-Signature={SIGNATURE} HTTP/1.1")
+            )
         assert buf.getvalue() == ""  # not yet: the batch window is open
         await asyncio.sleep(0.05)
         assert [line["request_id"] for line in json_lines(buf)] == ["R0", "R1", "R2", "R3", "R4"]
@@ -265,3 +291,13 @@ def test_configure_twice_does_not_duplicate_lines() -> None:
     configure_logging(LoggingSettings(), stream=buf)
     logging.getLogger("smarts3.t").warning("unique-marker")
     assert buf.getvalue().count("unique-marker") == 1
+
+
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False), st.floats(min_value=0, max_value=3))
+def test_access_times_match_a_fresh_formatting_whatever_came_before(first: float, later: float) -> None:
+    # the whole-second text is remembered between lines: a line of another second must never reuse it
+    def plain(epoch: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
+
+    for epoch in (first, first + later, first + later + 0.0005, first):
+        assert _iso_time(epoch) == plain(epoch)

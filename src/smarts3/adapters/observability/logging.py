@@ -76,7 +76,12 @@ class LoggingOptions(Protocol):
 
 # LogRecord attributes that are not "extra" fields
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "request_id", "access_lines", "taskName", "color_message",
+    "message",
+    "asctime",
+    "request_id",
+    "access_lines",
+    "taskName",
+    "color_message",
 }
 
 
@@ -84,8 +89,10 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # PEM private keys, whole block
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-     "-----BEGIN PRIVATE KEY-----" + REDACTED + "-----END PRIVATE KEY-----"),
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+        "-----BEGIN PRIVATE KEY-----" + REDACTED + "-----END PRIVATE KEY-----",
+    ),
     # Authorization header values: "Authorization: ...", 'authorization': '...', (b'authorization', b'...')
     (re.compile(r"""(?i)(\bauthorization["']?\s*(?:[:=]|,)\s*b?["']?)[^"'\r\n]+"""), r"\1" + REDACTED),
     # SigV4 / SigV2 signatures in headers and presigned query strings
@@ -226,8 +233,16 @@ def _s3_time(epoch: float) -> str:
     return time.strftime("[%d/%b/%Y:%H:%M:%S +0000]", time.gmtime(epoch))
 
 
+#: (whole second, its "YYYY-MM-DDTHH:MM:SS" text): every access line of one second shares the formatting
+_iso_second: tuple[int, str] = (-1, "")
+
+
 def _iso_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
+    global _iso_second
+    second = int(epoch)
+    if _iso_second[0] != second:
+        _iso_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_iso_second[1]}.{int(epoch * 1000) % 1000:03d}Z"
 
 
 def format_access_s3(record: AccessRecord) -> str:
@@ -368,7 +383,13 @@ def _write_access_lines(lines: list[str]) -> None:
     if logger.disabled:
         return
     record = logger.makeRecord(
-        ACCESS_LOGGER_NAME, logging.INFO, "", 0, "\n".join(lines), (), None,
+        ACCESS_LOGGER_NAME,
+        logging.INFO,
+        "",
+        0,
+        "\n".join(lines),
+        (),
+        None,
         extra={"access_lines": True, "_smarts3_redacted": True},
     )
     logger.handle(record)
@@ -427,8 +448,11 @@ class TextFormatter(logging.Formatter):
         if request_id:
             line += f" [{request_id}]"
         line += " " + record.getMessage()
-        extras = [f"{k}={v!r}" for k, v in vars(record).items()
-                  if k not in _STANDARD_ATTRS and not k.startswith("_")]
+        extras = [
+            f"{k}={v!r}"
+            for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS and not k.startswith("_")
+        ]
         if extras:
             line += " " + " ".join(extras)
         exc = _exception_text(record)
