@@ -539,6 +539,26 @@ def test_auth_result_repr_never_shows_the_signing_key(auth: Authenticator) -> No
     assert result.signing_key is not None
     assert result.signing_key.hex() not in repr(result) and repr(result.signing_key) not in repr(result)
     assert "access_key='AKIDEXAMPLE'" in repr(result)
+    shown = dict(result.__rich_repr__())  # what rich prints (its pretty printer and tracebacks with locals)
+    assert "signing_key" not in shown and shown["access_key"] == "AKIDEXAMPLE"
+
+
+def test_header_names_a_client_chooses_do_not_fill_any_cache(auth: Authenticator) -> None:
+    # checked before the signature: a memo keyed on the names let a client without the secret make the server
+    # hold megabytes (found by review)
+    import smarts3.adapters.auth.sigv4 as sigv4_module
+
+    caches = {
+        name: fn for name, fn in vars(sigv4_module).items() if callable(fn) and hasattr(fn, "cache_info")
+    }
+    before = {name: fn.cache_info().currsize for name, fn in caches.items()}
+    for i in range(40):
+        req = sign_header("DELETE", _url("k"))
+        junk = {f"x-amz-meta-junk-{i}-{j}-{'n' * 40}": "v" for j in range(30)}
+        with pytest.raises(AccessDenied):
+            auth.authenticate(view(req, headers={**view(req).headers, **junk}))
+    grown = {name: fn.cache_info().currsize - before[name] for name, fn in caches.items()}
+    assert all(growth <= 1 for growth in grown.values()), grown
 
 
 def test_remembered_verifications_are_not_tracked_by_the_garbage_collector(auth: Authenticator) -> None:

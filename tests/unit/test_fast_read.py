@@ -167,3 +167,17 @@ def test_fast_reads_are_counted_in_the_metrics(
     _fetch(server, "GET", "dir/small.txt")
     assert lanes[-1] is True
     assert get_count() == before + 1
+
+
+def test_long_header_name_sets_are_not_remembered(server: RunningServer, lanes: list[bool]) -> None:
+    # the names are the client's choice: a memo keyed on them must not grow with requests that carry many
+    url = server.client().generate_presigned_url(
+        "get_object", Params={"Bucket": "fast", "Key": "dir/small.txt"}
+    )
+    before = fast_read._plain_header_names.cache_info().currsize
+    for i in range(20):
+        junk = {f"x-junk-{i}-{j}-{'n' * 30}": "v" for j in range(20)}
+        response = requests.get(url, headers=junk, timeout=10)
+        assert response.status_code == 200 and response.content == b"hello fast lane"
+    assert fast_read._plain_header_names.cache_info().currsize - before <= 1
+    assert all(_settled(lanes, 20))  # still answered by the fast lane

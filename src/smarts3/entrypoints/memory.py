@@ -98,7 +98,9 @@ class _Absent(importlib.abc.MetaPathFinder):
     """Answers every import of the named top-level packages (and their submodules) with ModuleNotFoundError.
 
     A finder rather than ``None`` in ``sys.modules``: dependency-injector is compiled with Cython, whose import
-    returns a ``None`` found there as the module instead of raising (it then failed on ``pydantic.VERSION``)."""
+    returns a ``None`` found there as the module instead of raising (it then failed on ``pydantic.VERSION``).
+    ``importlib.util.find_spec`` of those names raises too, rather than answering None; nothing in the server's
+    dependencies asks it about them."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = frozenset(names)

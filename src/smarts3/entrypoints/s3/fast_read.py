@@ -69,6 +69,10 @@ def _plain_query(query_string: str) -> bool:
     )
 
 
+#: header-name sets longer than this (characters, all names together) are checked without the memo below
+MEMO_NAMES_MAX = 512
+
+
 @functools.lru_cache(maxsize=1024)
 def _plain_header_names(names: tuple[str, ...]) -> bool:
     return _GENERAL_PATH_HEADERS.isdisjoint(names) and not any(
@@ -90,7 +94,12 @@ async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) 
     started = time.perf_counter()
     raw_headers = scope["headers"]
     headers = header_dict(raw_headers)
-    if not _plain_header_names(tuple(headers)) or headers.get("content-length", "0") != "0":
+    header_names = tuple(headers)
+    # the memo takes only header sets of a usual size: the names are the client's choice, and a memo keyed on
+    # long ones would let any client make the server hold megabytes of them
+    memo = sum(map(len, header_names)) <= MEMO_NAMES_MAX
+    plain = _plain_header_names if memo else _plain_header_names.__wrapped__
+    if not plain(header_names) or headers.get("content-length", "0") != "0":
         return False
     if api.base_domain or header_section_size(raw_headers) > api.max_header_size:
         return False  # virtual-hosted names and oversized headers: the general path decides
