@@ -181,3 +181,13 @@ def test_long_header_name_sets_are_not_remembered(server: RunningServer, lanes: 
         assert response.status_code == 200 and response.content == b"hello fast lane"
     assert fast_read._plain_header_names.cache_info().currsize - before <= 1
     assert all(_settled(lanes, 20))  # still answered by the fast lane
+
+
+def test_long_paths_and_queries_are_not_remembered(server: RunningServer) -> None:
+    # checked before the signature: a memo keyed on them would let any client make the server hold gigabytes
+    memos = (fast_read._object_names, fast_read._plain_query)
+    before = [memo.cache_info().currsize for memo in memos]
+    for i in range(10):
+        url = f"{server.endpoint_url}/fast/{i}-{'k' * 3000}?X-Amz-Signature={'s' * 5000}"
+        assert requests.get(url, timeout=10).status_code in (400, 403)
+    assert [memo.cache_info().currsize for memo in memos] == before

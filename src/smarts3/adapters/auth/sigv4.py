@@ -34,6 +34,7 @@ from smarts3.adapters.auth.request import (
     AuthResult,
     RequestView,
 )
+from smarts3.adapters.memo import short_text_memo
 from smarts3.domain.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
@@ -134,7 +135,7 @@ def canonical_uri(raw_path: str) -> str:
     return _reencode_path(raw_path)
 
 
-@lru_cache(maxsize=4096)
+@short_text_memo(maxsize=4096, max_len=1024)
 def _reencode_path(raw_path: str) -> str:
     segments = _wire_bytes(raw_path).split(b"/")
     return "/".join(quote(unquote_to_bytes(seg), safe="~") for seg in segments)
@@ -146,7 +147,8 @@ def _canonical_query_part(part: str, plus_as_space: bool) -> str:
     return _reencode_query_part(part, plus_as_space)
 
 
-@lru_cache(maxsize=4096)  # credential scopes, prefixes and delimiters repeat from request to request
+# credential scopes, prefixes and delimiters repeat from request to request
+@short_text_memo(maxsize=4096, max_len=1024)
 def _reencode_query_part(part: str, plus_as_space: bool) -> str:
     raw = _wire_bytes(part)
     if plus_as_space:

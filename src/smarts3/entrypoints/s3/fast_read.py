@@ -26,6 +26,7 @@ from smarts3.adapters.http.wire import (
     header_section_size,
     new_request_id,
 )
+from smarts3.adapters.memo import short_text_memo
 from smarts3.adapters.observability.logging import request_id_var
 from smarts3.domain.errors import S3Error
 from smarts3.entrypoints.s3.objects import object_response
@@ -58,10 +59,10 @@ _PRESIGN_V2 = frozenset({"AWSAccessKeyId", "Signature", "Expires", "x-id"})
 
 
 # A presigned URL, a client's header set and a hot key's path are seen again and again: the pure checks below
-# are memoised (bounded).
+# are memoised, bounded in entries and in the length of what is kept (a client chooses these strings).
 
 
-@functools.lru_cache(maxsize=1024)
+@short_text_memo(maxsize=1024, max_len=4096)
 def _plain_query(query_string: str) -> bool:
     return all(
         name.startswith(_PRESIGN_PREFIX) or name in _PRESIGN_V2
@@ -80,7 +81,7 @@ def _plain_header_names(names: tuple[str, ...]) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=4096)
+@short_text_memo(maxsize=4096, max_len=1024)
 def _object_names(path: str) -> tuple[str, str] | None:
     """(bucket, key) of a path-style object path, decoded; None for anything else."""
     bucket_raw, slash, key_raw = path[1:].partition("/")
