@@ -679,18 +679,23 @@ def run_wrk_workload(wl: Workload, servers: dict[str, Server], opts: Options, tm
                 wl.notes[name] = f"load generator failed in round {round_no + 1}: {exc!r:.200}"
                 log(f"  {wl.name} {name}: {wl.notes[name]}")
                 continue
-            bad = result.non_2xx + result.socket_errors
-            wl.extra.setdefault(name, []).append(result.__dict__)
-            if bad > result.requests * 0.01:
-                wl.notes[name] = f"{bad} of {result.requests} requests failed in round {round_no + 1}"
-                log(f"  {wl.name} {name}: {bad}/{result.requests} failed")
-                continue
-            if result.requests == 0:
-                wl.notes[name] = f"no request completed within {duration:g} s"
-                log(f"  {wl.name} {name}: no request completed")
-                continue
-            wl.samples.setdefault(name, []).append(result.rps)
-            log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
+            record_rate(wl, name, result, round_no)
+
+
+def record_rate(wl: Workload, name: str, result: WrkResult, round_no: int) -> bool:
+    """Keep one load run's rate as a sample, or note why not (more than 1% failed, nothing completed)."""
+    wl.extra.setdefault(name, []).append(result.__dict__)
+    bad = result.non_2xx + result.socket_errors
+    if not result.requests:
+        wl.notes[name] = f"no request completed in round {round_no + 1}"
+    elif bad > result.requests * 0.01:
+        wl.notes[name] = f"{bad} of {result.requests} requests failed in round {round_no + 1}"
+    else:
+        wl.samples.setdefault(name, []).append(result.rps)
+        log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
+        return True
+    log(f"  {wl.name} {name}: {wl.notes[name]}")
+    return False
 
 
 #: distinct keys written per server and round by put4k-new (more than any server PUTs in one load run here)
@@ -716,16 +721,8 @@ def run_put_new(wl: Workload, servers: dict[str, Server], opts: Options, src: Pa
             script = tmp / f"put-new-{name}.lua"
             script.write_text(WRK_SCRIPTS["put-many"] % listing)
             result = run_wrk(server.endpoint + "/", opts.duration, script, opts.pin)
-            wl.extra.setdefault(name, []).append(result.__dict__)
-            bad = result.non_2xx + result.socket_errors
-            if bad > result.requests * 0.01 or not result.requests:
-                wl.notes[name] = f"{bad} of {result.requests} requests failed in round {round_no + 1}"
-                log(f"  {wl.name} {name}: {bad}/{result.requests} failed")
-                continue
-            if result.requests > count:
+            if record_rate(wl, name, result, round_no) and result.requests > count:
                 wl.notes[name] = f"more PUTs than keys in round {round_no + 1}: some overwrote"
-            wl.samples.setdefault(name, []).append(result.rps)
-            log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
 
 
 def run_workers(wl: Workload, servers: dict[str, Server], opts: Options, src: Path) -> None:
@@ -740,13 +737,7 @@ def run_workers(wl: Workload, servers: dict[str, Server], opts: Options, src: Pa
         }
         for round_no in range(opts.rounds):
             for name, url in urls.items():
-                result = run_wrk(url, opts.duration, None, pin=True)
-                wl.extra.setdefault(name, []).append(result.__dict__)
-                if result.non_2xx + result.socket_errors > result.requests * 0.01 or not result.requests:
-                    wl.notes[name] = f"{result.non_2xx + result.socket_errors} of {result.requests} failed"
-                    continue
-                wl.samples.setdefault(name, []).append(result.rps)
-                log(f"  {wl.name} r{round_no + 1} {name}: {result.rps:,.0f} req/s")
+                record_rate(wl, name, run_wrk(url, opts.duration, None, pin=True), round_no)
     finally:
         for name in names:
             if name + WORKERS_SUFFIX in both:

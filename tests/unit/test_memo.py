@@ -1,16 +1,16 @@
-"""Memos keyed on text a client chooses keep only short inputs (smarts3.adapters.memo)."""
+"""Memos keyed on what a client chooses keep only small inputs (smarts3.adapters.memo)."""
 
 from __future__ import annotations
 
 from smarts3.adapters.auth import sigv4
-from smarts3.adapters.memo import ShortTextMemo, short_text_memo
+from smarts3.adapters.memo import BoundedMemo, bounded_memo
 from smarts3.entrypoints.s3 import fast_read
 
 
 def test_short_inputs_are_remembered_and_long_ones_computed_every_time() -> None:
     calls: list[str] = []
 
-    @short_text_memo(maxsize=8, max_len=10)
+    @bounded_memo(maxsize=8, max_size=10)
     def upper(text: str, suffix: str = "") -> str:
         calls.append(text)
         return text.upper() + suffix
@@ -33,7 +33,8 @@ def test_the_request_text_memos_are_bounded_in_length() -> None:
         sigv4._reencode_path,
         sigv4._reencode_query_part,
     ]
-    assert all(isinstance(memo, ShortTextMemo) and memo.max_len <= 4096 for memo in memos)
+    assert all(isinstance(memo, BoundedMemo) and memo.max_size <= 4096 for memo in memos)
+    assert isinstance(fast_read._plain_header_names, BoundedMemo)
     before = [memo.cache_info().currsize for memo in memos]
     for i in range(50):
         long = f"/bucket/{i}-" + "k%20" * 2000

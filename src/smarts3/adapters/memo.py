@@ -1,9 +1,10 @@
-"""Memos for pure functions of text a client chooses (paths, query strings): bounded in entries *and* in the
-length of what they keep.
+"""Memos for pure functions of what a client chooses (paths, query strings, header names): bounded in entries
+*and* in the size of what they keep.
 
-An ``lru_cache`` bounds the number of entries only. Keyed on a request's path or query, which a client may make
-hundreds of kilobytes long before anything validates them, 4,096 entries could hold gigabytes. Here inputs
-longer than ``max_len`` are computed every time and never kept; the usual short ones are remembered.
+An ``lru_cache`` bounds the number of entries only. Keyed on a request's path, query or header names, which a
+client may make hundreds of kilobytes long before anything validates them, 4,096 entries could hold gigabytes.
+Here an argument larger than ``max_size`` (measured by ``size``, ``len`` by default) is computed every time and
+never kept; the usual small ones are remembered.
 """
 
 from __future__ import annotations
@@ -15,19 +16,27 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
-class ShortTextMemo(Generic[T]):
-    """``function(text, *rest)`` remembered (LRU, ``maxsize`` entries) when ``len(text) <= max_len``."""
+class BoundedMemo(Generic[T]):
+    """``function(key, *rest)`` remembered (LRU, ``maxsize`` entries) when ``size(key) <= max_size``."""
 
-    def __init__(self, function: Callable[..., T], *, maxsize: int, max_len: int) -> None:
+    def __init__(
+        self,
+        function: Callable[..., T],
+        *,
+        maxsize: int,
+        max_size: int,
+        size: Callable[[Any], int] = len,
+    ) -> None:
         self._function = function
         self._cached = functools.lru_cache(maxsize=maxsize)(function)
-        self.max_len = max_len
+        self._size = size
+        self.max_size = max_size
         functools.update_wrapper(self, function)
 
-    def __call__(self, text: str, *rest: Any) -> T:
-        if len(text) <= self.max_len:
-            return self._cached(text, *rest)
-        return self._function(text, *rest)
+    def __call__(self, key: Any, *rest: Any) -> T:
+        if self._size(key) <= self.max_size:
+            return self._cached(key, *rest)
+        return self._function(key, *rest)
 
     def cache_info(self) -> Any:
         return self._cached.cache_info()
@@ -36,10 +45,17 @@ class ShortTextMemo(Generic[T]):
         self._cached.cache_clear()
 
 
-def short_text_memo(*, maxsize: int, max_len: int) -> Callable[[Callable[..., T]], ShortTextMemo[T]]:
-    """Decorator form of :class:`ShortTextMemo`."""
+def bounded_memo(
+    *, maxsize: int, max_size: int, size: Callable[[Any], int] = len
+) -> Callable[[Callable[..., T]], BoundedMemo[T]]:
+    """Decorator form of :class:`BoundedMemo`."""
 
-    def wrap(function: Callable[..., T]) -> ShortTextMemo[T]:
-        return ShortTextMemo(function, maxsize=maxsize, max_len=max_len)
+    def wrap(function: Callable[..., T]) -> BoundedMemo[T]:
+        return BoundedMemo(function, maxsize=maxsize, max_size=max_size, size=size)
 
     return wrap
+
+
+def total_length(names: tuple[str, ...]) -> int:
+    """A ``size`` for tuples of strings: their characters together."""
+    return sum(map(len, names))

@@ -34,7 +34,7 @@ from smarts3.adapters.auth.request import (
     AuthResult,
     RequestView,
 )
-from smarts3.adapters.memo import short_text_memo
+from smarts3.adapters.memo import bounded_memo
 from smarts3.domain.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
@@ -135,7 +135,7 @@ def canonical_uri(raw_path: str) -> str:
     return _reencode_path(raw_path)
 
 
-@short_text_memo(maxsize=4096, max_len=1024)
+@bounded_memo(maxsize=4096, max_size=1024)
 def _reencode_path(raw_path: str) -> str:
     segments = _wire_bytes(raw_path).split(b"/")
     return "/".join(quote(unquote_to_bytes(seg), safe="~") for seg in segments)
@@ -148,7 +148,7 @@ def _canonical_query_part(part: str, plus_as_space: bool) -> str:
 
 
 # credential scopes, prefixes and delimiters repeat from request to request
-@short_text_memo(maxsize=4096, max_len=1024)
+@bounded_memo(maxsize=4096, max_size=1024)
 def _reencode_query_part(part: str, plus_as_space: bool) -> str:
     raw = _wire_bytes(part)
     if plus_as_space:
@@ -188,13 +188,9 @@ def trim_header_value(value: str) -> str:
     return _WS_RUN.sub(" ", value).strip(" ")
 
 
-def canonical_headers(signed: Sequence[str], headers: Mapping[str, str], host: str) -> str:
-    """``name:trimmed-value\\n`` for each signed header, in the order the client listed them."""
-    return canonical_headers_of(signed, signed_header_values_of(headers, host, signed))
-
-
-def canonical_headers_of(signed: Sequence[str], values: Sequence[str]) -> str:
-    """:func:`canonical_headers` from the values :func:`signed_header_values_of` returned."""
+def canonical_headers(signed: Sequence[str], values: Sequence[str]) -> str:
+    """``name:trimmed-value\\n`` for each signed header, in the order the client listed them (``values``
+    from :func:`signed_header_values`)."""
     return "".join(
         [f"{name}:{trim_header_value(value)}\n" for name, value in zip(signed, values, strict=True)]
     )
@@ -427,7 +423,7 @@ def _verify(
     method = req.method.upper()
     uri = canonical_uri(req.raw_path)
     query = canonical_query(req.query_string, exclude=exclude_query)
-    headers_block = canonical_headers_of(signed, values)
+    headers_block = canonical_headers(signed, values)
     canonical = build_canonical_request(method, uri, query, headers_block, signed_text, payload)
     canonical_bytes = _encode_text(canonical)
     sts = string_to_sign(amz_date, scope, canonical_bytes)
@@ -708,12 +704,9 @@ def remember_verified(cache: dict[K, V], key: K, value: V) -> None:
 
 
 def signed_header_values(req: RequestView, names: Sequence[str]) -> tuple[str, ...]:
-    """The values of the signed headers, as a cached verification compares them (host from the request)."""
-    return signed_header_values_of(req.headers, req.host, names)
-
-
-def signed_header_values_of(headers: Mapping[str, str], host: str, names: Sequence[str]) -> tuple[str, ...]:
-    """The values of the headers ``names`` (missing ones empty; ``host`` when the Host header is absent)."""
+    """The values of the signed headers (missing ones empty; the request's host when the Host header is absent):
+    what the canonical request holds and a cached verification compares."""
+    headers, host = req.headers, req.host
     return tuple([headers.get(name, host if name == "host" else "") for name in names])
 
 

@@ -12,7 +12,6 @@ doing its first steps twice is harmless. The answer itself is built by the same 
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ from smarts3.adapters.http.wire import (
     header_section_size,
     new_request_id,
 )
-from smarts3.adapters.memo import short_text_memo
+from smarts3.adapters.memo import bounded_memo, total_length
 from smarts3.adapters.observability.logging import request_id_var
 from smarts3.domain.errors import S3Error
 from smarts3.entrypoints.s3.objects import object_response
@@ -59,10 +58,10 @@ _PRESIGN_V2 = frozenset({"AWSAccessKeyId", "Signature", "Expires", "x-id"})
 
 
 # A presigned URL, a client's header set and a hot key's path are seen again and again: the pure checks below
-# are memoised, bounded in entries and in the length of what is kept (a client chooses these strings).
+# are memoised, bounded in entries and in the size of what is kept (a client chooses all of it: adapters/memo.py).
 
 
-@short_text_memo(maxsize=1024, max_len=4096)
+@bounded_memo(maxsize=1024, max_size=4096)
 def _plain_query(query_string: str) -> bool:
     return all(
         name.startswith(_PRESIGN_PREFIX) or name in _PRESIGN_V2
@@ -70,18 +69,14 @@ def _plain_query(query_string: str) -> bool:
     )
 
 
-#: header-name sets longer than this (characters, all names together) are checked without the memo below
-MEMO_NAMES_MAX = 512
-
-
-@functools.lru_cache(maxsize=1024)
+@bounded_memo(maxsize=1024, max_size=512, size=total_length)
 def _plain_header_names(names: tuple[str, ...]) -> bool:
     return _GENERAL_PATH_HEADERS.isdisjoint(names) and not any(
         name.startswith("x-amz-") and name not in _PLAIN_AMZ_HEADERS for name in names
     )
 
 
-@short_text_memo(maxsize=4096, max_len=1024)
+@bounded_memo(maxsize=4096, max_size=1024)
 def _object_names(path: str) -> tuple[str, str] | None:
     """(bucket, key) of a path-style object path, decoded; None for anything else."""
     bucket_raw, slash, key_raw = path[1:].partition("/")
@@ -95,12 +90,7 @@ async def try_fast_read(api: S3Api, scope: Scope, receive: Receive, send: Send) 
     started = time.perf_counter()
     raw_headers = scope["headers"]
     headers = header_dict(raw_headers)
-    header_names = tuple(headers)
-    # the memo takes only header sets of a usual size: the names are the client's choice, and a memo keyed on
-    # long ones would let any client make the server hold megabytes of them
-    memo = sum(map(len, header_names)) <= MEMO_NAMES_MAX
-    plain = _plain_header_names if memo else _plain_header_names.__wrapped__
-    if not plain(header_names) or headers.get("content-length", "0") != "0":
+    if not _plain_header_names(tuple(headers)) or headers.get("content-length", "0") != "0":
         return False
     if api.base_domain or header_section_size(raw_headers) > api.max_header_size:
         return False  # virtual-hosted names and oversized headers: the general path decides
