@@ -53,7 +53,7 @@ LIST10K_LATER_AFTER = "key-04999"  # page 6 of 10: keys 5000..5999
 SDK_BUCKET = "sdk"
 SDK_USER_AGENT = "Boto3/1.40.0 md/Botocore#1.40.0 ua/2.1 os/linux#6.1 md/arch#x86_64 lang/python#3.11.7 cfg/retry-mode#standard"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#: more keys than smarts3 remembers verified signatures (2048): every request of get4k-sdk is verified afresh
+#: more keys than smarts3 remembers verified signatures (1024): every request of get4k-sdk is verified afresh
 SDK_KEYS = [f"obj-{i:05d}" for i in range(4000)]
 
 ALL_SERVERS = ("smarts3", "smarts3-nofsync", "floor", "nginx", "moto")

@@ -13,8 +13,6 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from awscrt import checksums as _crt
-
 from smarts3.domain.errors import InvalidRequest
 from smarts3.domain.models import CHECKSUM_ALGORITHMS
 
@@ -44,12 +42,20 @@ class _Crc:
         self.value = self._fn(chunk, self.value)
 
 
+def _crt() -> Any:
+    """awscrt's checksums, imported on first use: its native library adds ~7 MiB to the server's resident size,
+    and the CRCs clients send by default (CRC32, MD5) do not need it."""
+    from awscrt import checksums
+
+    return checksums
+
+
 def _new_crc(algorithm: str) -> _Crc:
     if algorithm == "CRC32":
         return _Crc(zlib.crc32)
     if algorithm == "CRC32C":
-        return _Crc(_crt.crc32c)
-    return _Crc(_crt.crc64nvme)
+        return _Crc(_crt().crc32c)
+    return _Crc(_crt().crc64nvme)
 
 
 def crc_to_b64(algorithm: str, value: int) -> str:
@@ -62,11 +68,12 @@ def b64_to_crc(value_b64: str) -> int:
 
 def combine_crc(algorithm: str, crc1: int, crc2: int, length2: int) -> int:
     """CRC of A+B from crc(A), crc(B) and len(B): full-object multipart checksums without rereading data."""
+    crt = _crt()
     if algorithm == "CRC32":
-        return int(_crt.combine_crc32(crc1, crc2, length2))
+        return int(crt.combine_crc32(crc1, crc2, length2))
     if algorithm == "CRC32C":
-        return int(_crt.combine_crc32c(crc1, crc2, length2))
-    return int(_crt.combine_crc64nvme(crc1, crc2, length2))
+        return int(crt.combine_crc32c(crc1, crc2, length2))
+    return int(crt.combine_crc64nvme(crc1, crc2, length2))
 
 
 def well_formed(algorithm: str, value: str, *, composite: bool = False) -> bool:

@@ -689,8 +689,8 @@ class SigV4Verifier:
         return result if still_valid(self._credentials, result.access_key, secret) else None
 
 
-#: entries kept by each cache of verified requests (oldest evicted first)
-VERIFIED_CACHE_SIZE = 2048
+#: entries kept by each cache of verified requests (oldest evicted first; ~1.1 KiB each)
+VERIFIED_CACHE_SIZE = 1024
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import itertools
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smarts3.domain.errors import InsufficientStorage
-
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from smarts3.adapters.storage.filesystem.durable import Durable
 
 #: errors that mean "the disk cannot take this write right now", answered 507 like MinIO does
@@ -27,7 +24,7 @@ TEMP_PREFIX = "t"
 
 
 #: distinguishes this process from an earlier one with the same pid (a container's server is always pid 1)
-_INCARNATION = uuid.uuid4().hex[:8]
+_INCARNATION = os.urandom(4).hex()
 
 
 #: a per-process sequence: pid + incarnation + sequence is unique, and cheaper than a uuid4 per temp file
@@ -107,19 +104,19 @@ def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) ->
     if not fsync:
         os.makedirs(path, exist_ok=True)
         return
-    missing: list[Path] = []
-    current = Path(path)
-    while not os.path.isdir(current) and current.parent != current:
+    missing: list[str] = []
+    current = os.fspath(path)
+    while not os.path.isdir(current) and os.path.dirname(current) != current:
         missing.append(current)
-        current = current.parent
+        current = os.path.dirname(current)
     if not missing:
         return
     os.makedirs(path, exist_ok=True)
     for created in reversed(missing):
         if later is not None:
-            later.add_dir(created.parent)
+            later.add_dir(os.path.dirname(created))
         else:
-            fsync_dir(created.parent)
+            fsync_dir(os.path.dirname(created))
 
 
 def unlink_quiet(path: Path | str) -> None:
@@ -201,6 +198,9 @@ def disk_errors() -> Iterator[None]:
         yield
     except OSError as exc:
         if exc.errno in DISK_ERRNOS:
+            # (imported here: the fsync helper process imports this module and has no use for the domain)
+            from smarts3.domain.errors import InsufficientStorage
+
             raise InsufficientStorage(f"Storage cannot be written: {os.strerror(exc.errno or 0)}") from exc
         raise
 
@@ -214,11 +214,12 @@ _NO_EXCHANGE_ERRNOS = frozenset({errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.
 
 def _libc_function(name: str, argtypes: tuple[Any, ...]) -> Any:
     """A libc function returning an int (errno kept), or None off Linux or where this libc lacks it."""
-    library = ctypes.util.find_library("c")
-    if library is None or not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):
         return None
     try:
-        function = getattr(ctypes.CDLL(library, use_errno=True), name)
+        # dlopen(NULL): the symbols the process already has, libc's among them (glibc and musl alike);
+        # ctypes.util.find_library would cost the fsync helper process ~2 MiB of imports (subprocess, shutil)
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
     function.argtypes = argtypes

@@ -33,7 +33,7 @@ PLAIN_MAX = 200
 #: an encoded name (with its marker) must fit in this many bytes, else the segment is split
 ENCODED_MAX = 200
 LOCK_STRIPES = 256
-_STRIPES_MEMO = 8192
+_STRIPES_MEMO = 4096
 STATE_DIR = ".smarts3"
 
 
@@ -169,6 +169,8 @@ class Layout:
         self._root_s = str(self.root)
         self._state_s = str(self.state)
         self._stripes: dict[tuple[str, str], tuple[int, str]] = {}
+        #: the (number, lock file path) of every stripe, shared by all the memo's entries
+        self._stripe_paths = [(n, f"{self.locks}{os.sep}{n:03d}.lock") for n in range(LOCK_STRIPES)]
 
     # -- buckets -------------------------------------------------------------------------------------------
     def bucket_dir(self, bucket: str) -> Path:
@@ -227,8 +229,7 @@ class Layout:
         digest = hashlib.blake2b(
             f"{bucket}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=4
         ).digest()
-        stripe = int.from_bytes(digest, "big") % LOCK_STRIPES
-        hit = (stripe, f"{self.locks}{os.sep}{stripe:03d}.lock")
+        hit = self._stripe_paths[int.from_bytes(digest, "big") % LOCK_STRIPES]
         if len(self._stripes) >= _STRIPES_MEMO:
             self._stripes.clear()
         self._stripes[(bucket, key)] = hit

@@ -64,7 +64,7 @@ _PATH_FLAGS = getattr(os, "O_PATH", 0) | os.O_NOFOLLOW | os.O_CLOEXEC
 _PROC_FD = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 _DELETE_MARKER = {"x-amz-delete-marker": "true"}
 _HASH_CHUNK = 1 << 20
-_PATHS_CACHE_SIZE = 8192
+_PATHS_CACHE_SIZE = 4096
 
 
 class NeedLock(Exception):
