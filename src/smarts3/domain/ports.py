@@ -183,9 +183,12 @@ class MultipartStore(Protocol):
         *,
         digest: BodyDigest,
         build: Callable[[int], PartInfo],
+        size: int | None = None,
     ) -> PartInfo:
         """Stream a part; replaces an earlier part with the same number atomically. Parallel parts of one
-        upload never block each other."""
+        upload never block each other. ``size``: the body's declared size when known (Content-Length), a hint
+        an adapter may use to place the part (the filesystem writes it where the object will need it); the body
+        is checked against it by the caller, and an adapter must never trust it for more than placement."""
         ...
 
     async def list_parts(self, bucket: str, key: str, upload_id: str) -> Sequence[PartInfo]:

@@ -495,6 +495,7 @@ class MemoryStorage:
         *,
         digest: BodyDigest,
         build: Callable[[int], PartInfo],
+        size: int | None = None,
     ) -> PartInfo:
         self._upload(bucket, key, upload_id)
         chunks: list[bytes] = []

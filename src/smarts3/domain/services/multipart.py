@@ -198,7 +198,7 @@ class MultipartService:
             )
 
         return await self._storage.write_part(
-            bucket, key, upload_id, part_number, body, digest=hasher, build=build
+            bucket, key, upload_id, part_number, body, digest=hasher, build=build, size=checks.content_length
         )
 
     async def upload_part_copy(
@@ -230,7 +230,14 @@ class MultipartService:
                 )
 
             part = await self._storage.write_part(
-                bucket, key, upload_id, part_number, reader.iter_bytes(byte_range), digest=hasher, build=build
+                bucket,
+                key,
+                upload_id,
+                part_number,
+                reader.iter_bytes(byte_range),
+                digest=hasher,
+                build=build,
+                size=info.size if byte_range is None else byte_range.length,
             )
             return part, info.version_id
         finally:

@@ -139,7 +139,14 @@ async def put_part(
 ) -> PartInfo:
     digest = Md5Digest()
     return await storage.write_part(
-        bucket, key, upload_id, part_number, body(data), digest=digest, build=part_build(digest, part_number)
+        bucket,
+        key,
+        upload_id,
+        part_number,
+        body(data),
+        digest=digest,
+        build=part_build(digest, part_number),
+        size=len(data),
     )
 
 

@@ -125,9 +125,10 @@ class FilesystemStorage:
             buckets = sorted(os.listdir(layout.buckets_state)) if os.path.isdir(layout.buckets_state) else []
             for path in staged:
                 self.objects.recover_staged(path, buckets)
+        # (before the dead temps go: a completing upload's data file may be out among them, see multipart.py)
+        self.uploads.recover()
         for path in dead:
             fsutil.unlink_quiet(path)
-        self.uploads.recover()
         self._ready = True
 
     def _ensure_started(self) -> None:
@@ -542,9 +543,20 @@ class FilesystemStorage:
         *,
         digest: BodyDigest,
         build: Callable[[int], PartInfo],
+        size: int | None = None,
     ) -> PartInfo:
         self._require_bucket(bucket)
         self.uploads.get(bucket, key, upload_id)
+        if size:
+            slot = await asyncio.to_thread(self.uploads.place, bucket, upload_id, part_number, size, digest)
+            if slot is not None:
+
+                def publish(synced: bool) -> PartInfo:
+                    part = build(slot.size)
+                    with fsutil.disk_errors():
+                        return self.uploads.publish(bucket, key, upload_id, slot, part)
+
+                return await stream_to_temp(body, slot, publish)
         temp = TempFile(self.layout.tmp, digest, fsync=self.fsync, pool=self.objects.pool)
 
         def finish(synced: bool) -> PartInfo:
@@ -595,8 +607,9 @@ class FilesystemStorage:
         with fsutil.disk_errors():
             busy = self.uploads.take(kp.bucket, kp.key, upload_id, "complete")
         temp = self.layout.tmp / fsutil.temp_name()
+        in_place = False
         try:
-            size = self.uploads.assemble(busy, kp.bucket, kp.key, upload_id, parts, temp, digest)
+            size, in_place = self.uploads.assemble(busy, kp.bucket, kp.key, upload_id, parts, temp, digest)
             new = build(size)
             with fsutil.disk_errors():
                 info = self.objects.commit(
@@ -610,7 +623,10 @@ class FilesystemStorage:
                 )
         except BaseException:
             # refused (precondition, bad part, digest) or failed: S3 keeps the upload, so put it back
-            fsutil.unlink_quiet(temp)
+            if in_place:
+                self.uploads.restore(busy, temp)
+            else:
+                fsutil.unlink_quiet(temp)
             self.uploads.give_back(busy, kp.bucket, upload_id)
             raise
         self.uploads.drop(busy)

@@ -7,7 +7,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from smarts3.adapters.storage.filesystem import fsutil
 from smarts3.adapters.storage.filesystem.durable import settle_future, wait_done
@@ -20,6 +20,18 @@ C = TypeVar("C")
 BATCH = 1 << 20
 #: the largest body written (and, without fsync, committed) on the event loop
 INLINE_MAX = 256 << 10
+
+
+class BodySink(Protocol):
+    """Where ``stream_to_temp`` writes a body: a TempFile, or a multipart part's region (multipart.PartSlot)."""
+
+    size: int
+
+    def write(self, chunks: list[bytes]) -> None: ...
+
+    def finish(self, *, sync: bool = True) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 class TempFile:
@@ -106,7 +118,7 @@ async def _batch(body: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
 
 async def stream_to_temp(
     body: AsyncIterator[bytes],
-    temp: TempFile,
+    temp: BodySink,
     prepare: Callable[[bool], T],
     *,
     inline: bool = False,
@@ -185,7 +197,7 @@ async def in_thread(function: Callable[..., T], *args: object) -> T:
     return await settle_future(asyncio.ensure_future(asyncio.to_thread(function, *args)))
 
 
-def _write_then(temp: TempFile, chunks: list[bytes], prepare: Callable[[bool], T]) -> T:
+def _write_then(temp: BodySink, chunks: list[bytes], prepare: Callable[[bool], T]) -> T:
     temp.write(chunks)
     temp.finish()
     return prepare(True)

@@ -124,8 +124,9 @@ def collect_garbage(
     storage._ensure_started()
     now = time.time() if now is None else now
     found: list[Finding] = []
-    found.extend(_garbage_temps(storage, temp_age, now, apply))
+    # uploads first: an interrupted complete's data file may be out among the temps (multipart.py)
     found.extend(_garbage_uploads(storage, upload_age, temp_age, now, apply))
+    found.extend(_garbage_temps(storage, temp_age, now, apply))
     return found
 
 
@@ -288,7 +289,8 @@ def _orphan_parts(
             except (OSError, ValueError, KeyError, TypeError, msgspec.DecodeError):
                 continue
     for name in names:
-        if not name.startswith("p") or name.endswith(".json") or name in referenced:
+        # (a ``.slot`` claims a region of ``data`` for good: see multipart.py)
+        if not name.startswith("p") or name.endswith((".json", ".slot")) or name in referenced:
             continue
         path = directory / name
         try:
