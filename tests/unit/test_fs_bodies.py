@@ -13,7 +13,7 @@ import pytest
 from smarts3.adapters.storage.filesystem import FilesystemStorage
 from smarts3.adapters.storage.filesystem import bodies as bodies_module
 from smarts3.domain.errors import IncompleteBody
-from smarts3.testing.contract.helpers import Md5Digest, get, md5_build, put
+from smarts3.testing.contract.helpers import Md5Digest, chunks, get, md5_build, put
 
 BUCKET = "bkt"
 MIB = 1 << 20
@@ -104,3 +104,21 @@ async def test_cancelling_an_upload_waits_for_the_write_in_flight(
         await task
     assert closed_while_writing == [False]
     assert os.listdir(fs_storage.layout.tmp) == []
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+async def test_a_large_body_is_sent_to_disk_while_it_streams_when_fsync_is_on(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr(bodies_module.fsutil, "start_writeback", lambda fd: started.append(fd))
+    storage = FilesystemStorage(tmp_path, fsync=fsync)  # type: ignore[arg-type]
+    await storage.start()
+    await storage.create_bucket(BUCKET, region="us-east-1")
+    data = os.urandom(3 * bodies_module.WRITEBACK_EVERY + 5)
+    pieces = [data[at : at + MIB] for at in range(0, len(data), MIB)]
+    await storage.write_object(BUCKET, "big", chunks(pieces), digest=(d := Md5Digest()), build=md5_build(d))
+    # with fsync, once per WRITEBACK_EVERY written (the final fsync then finds little left to write)
+    assert len(started) == (3 if fsync else 0)
+    assert await get(storage, BUCKET, "big") == data
+    await storage.close()

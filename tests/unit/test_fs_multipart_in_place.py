@@ -317,3 +317,25 @@ async def test_start_puts_back_the_data_file_of_a_complete_that_died(
     else:
         await complete(storage, parts)  # the client's retry
         assert await get(storage, BUCKET, "k") == b"".join(data)
+
+
+async def test_a_part_written_in_place_is_sent_to_disk_while_it_streams(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr(mp.fsutil, "start_writeback", lambda fd: started.append(fd))
+    monkeypatch.setattr(mp, "WRITEBACK_EVERY", 1024)
+    digest = Md5Digest()
+    part = await storage.write_part(
+        BUCKET,
+        "k",
+        "u1",
+        1,
+        chunks([b"a" * 1024] * 4),
+        digest=digest,
+        build=part_build(digest, 1),
+        size=STRIDE,
+    )
+    assert len(started) == 1  # the body arrived as one batch, which crossed the threshold
+    await complete(storage, [part])
+    assert await get(storage, BUCKET, "k") == b"a" * STRIDE

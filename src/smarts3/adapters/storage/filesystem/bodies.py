@@ -20,6 +20,9 @@ C = TypeVar("C")
 BATCH = 1 << 20
 #: the largest body written (and, without fsync, committed) on the event loop
 INLINE_MAX = 256 << 10
+#: with fsync on, a large body's pages are sent to the disk each time this much more was written (not waited
+#: for): the final fsync then finds little left to write. A 64 MiB PUT's fsync took ~50 of its ~195 ms here.
+WRITEBACK_EVERY = 4 << 20
 
 
 class BodySink(Protocol):
@@ -67,10 +70,13 @@ class TempFile:
     def write(self, chunks: list[bytes]) -> None:
         with fsutil.disk_errors():
             fd = self._fd if self._fd is not None else self._open()
+            before = self.size
             for chunk in chunks:
                 fsutil.write_all(fd, chunk)
                 self._digest.update(chunk)
                 self.size += len(chunk)
+            if self._fsync and before // WRITEBACK_EVERY != self.size // WRITEBACK_EVERY:
+                fsutil.start_writeback(fd)
 
     def _open(self) -> int:
         """Open the file: a reused one from the pool (recycle.py), else a new one."""
