@@ -4,12 +4,15 @@ data file into the object without copying, and every case that does not line up 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +21,7 @@ from smarts3.adapters.storage.filesystem import multipart as mp
 from smarts3.adapters.storage.filesystem.maintenance import collect_garbage
 from smarts3.domain.errors import (
     IncompleteBody,
+    InsufficientStorage,
     InvalidPart,
     InvalidRequest,
     NoSuchKey,
@@ -45,6 +49,7 @@ async def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     # small parts take the in-place path too (the defaults are 1 MiB and 64 KiB)
     monkeypatch.setattr(mp, "MIN_STRIDE", 1024)
     monkeypatch.setattr(mp, "STRIDE_ALIGN", 1024)
+    monkeypatch.setattr(mp, "MIN_FULL_PART", 1024)
     backend = FilesystemStorage(tmp_path, fsync=True)
     await backend.start()
     await backend.create_bucket(BUCKET, region="us-east-1")
@@ -309,12 +314,14 @@ async def test_start_puts_back_the_data_file_of_a_complete_that_died(
         temp.write_bytes(b"the previous object")
     await FilesystemStorage(tmp_path, fsync=False).start()
     assert not temp.exists()
-    assert [p.part_number for p in await storage.list_parts(BUCKET, "k", "u1")] == [1, 2, 3]
-    assert not (upload_dir(storage) / mp.ASSEMBLED_NAME).exists()
     if committed:
-        with pytest.raises(InvalidPart):
-            await complete(storage, parts)  # never an object made of the previous object's bytes
+        # the upload is complete (its data is the object): gone, as on S3, never given back without its data
+        with pytest.raises(NoSuchUpload):
+            await storage.list_parts(BUCKET, "k", "u1")
+        assert os.listdir(upload_dir(storage).parent) == []
     else:
+        assert [p.part_number for p in await storage.list_parts(BUCKET, "k", "u1")] == [1, 2, 3]
+        assert not (upload_dir(storage) / mp.ASSEMBLED_NAME).exists()
         await complete(storage, parts)  # the client's retry
         assert await get(storage, BUCKET, "k") == b"".join(data)
 
@@ -339,3 +346,120 @@ async def test_a_part_written_in_place_is_sent_to_disk_while_it_streams(
     assert len(started) == 1  # the body arrived as one batch, which crossed the threshold
     await complete(storage, [part])
     assert await get(storage, BUCKET, "k") == b"a" * STRIDE
+
+
+async def test_a_complete_that_fails_after_its_commit_never_gives_the_upload_back_without_data(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = blocks(STRIDE, STRIDE, 7)
+    parts = [await put_part(storage, BUCKET, "k", "u1", n + 1, d) for n, d in enumerate(data)]
+
+    def failing_settle(committed: object) -> None:
+        raise OSError(errno.EIO, "I/O error")  # e.g. a directory fsync after the rename
+
+    monkeypatch.setattr(storage.objects, "settle", failing_settle)
+    with pytest.raises(InsufficientStorage):
+        await complete(storage, parts)
+    monkeypatch.undo()
+    assert await get(storage, BUCKET, "k") == b"".join(data)  # the commit went through
+    with pytest.raises(NoSuchUpload):
+        await storage.list_parts(BUCKET, "k", "u1")  # complete: not an upload whose parts point nowhere
+
+
+async def test_a_part_in_place_is_never_read_from_another_data_file(storage: FilesystemStorage) -> None:
+    parts = [
+        await put_part(storage, BUCKET, "k", "u1", n + 1, d) for n, d in enumerate(blocks(STRIDE, STRIDE))
+    ]
+    os.unlink(upload_dir(storage) / mp.DATA_NAME)  # lost (how it went does not matter)
+    os.unlink(upload_dir(storage) / "p00002.slot")
+    again = await put_part(storage, BUCKET, "k", "u1", 2, b"B" * STRIDE)  # makes a new, sparse data file
+    assert (upload_dir(storage) / mp.DATA_NAME).exists()
+    with pytest.raises(InvalidPart):
+        await complete(storage, [parts[0], again])  # part 1 lives in the lost file: never zeros
+    with pytest.raises(NoSuchKey):
+        await storage.head_object(BUCKET, "k")
+
+
+async def test_a_published_part_keeps_its_claim_when_the_directory_fsync_fails(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = mp.fsutil.fsync_dir
+
+    def failing(path: object) -> None:
+        if str(path) == str(upload_dir(storage)):
+            raise OSError(errno.EIO, "I/O error")
+        real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mp.fsutil, "fsync_dir", failing)
+    with pytest.raises(InsufficientStorage):
+        await put_part(storage, BUCKET, "k", "u1", 1, b"A" * STRIDE)
+    monkeypatch.undo()
+    listed = await storage.list_parts(BUCKET, "k", "u1")  # the json did replace the old one
+    assert [p.part_number for p in listed] == [1]
+    assert (upload_dir(storage) / "p00001.slot").exists()  # so nobody may write its region again
+    again = await put_part(storage, BUCKET, "k", "u1", 1, b"Z" * STRIDE)  # written apart
+    with pytest.raises(InvalidPart):
+        await complete(storage, listed)  # replaced by the part sent again
+    await complete(storage, [again])
+    assert await get(storage, BUCKET, "k") == b"Z" * STRIDE
+
+
+async def test_a_disk_error_while_claiming_a_region_is_insufficient_storage(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.open
+
+    def full(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".slot"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mp.os, "open", full)
+    with pytest.raises(InsufficientStorage):
+        await put_part(storage, BUCKET, "k", "u1", 1, b"A" * STRIDE)
+
+
+async def test_a_cancelled_part_frees_the_region_its_thread_claimed(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real = storage.uploads.place
+
+    def slow_place(*args: Any) -> mp.PartSlot | None:
+        release.wait(5)
+        return real(*args)
+
+    monkeypatch.setattr(storage.uploads, "place", slow_place)
+    writing = asyncio.create_task(put_part(storage, BUCKET, "k", "u1", 1, b"A" * STRIDE))
+    await asyncio.sleep(0.05)
+    writing.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    for _ in range(100):  # the thread finishes, then the claim it made is given up
+        if (upload_dir(storage) / mp.STRIDE_NAME).exists() and not (
+            upload_dir(storage) / "p00001.slot"
+        ).exists():
+            break
+        await asyncio.sleep(0.01)
+    assert not (upload_dir(storage) / "p00001.slot").exists()
+    monkeypatch.undo()
+    part = await put_part(storage, BUCKET, "k", "u1", 1, b"A" * STRIDE)
+    inode = data_inode(storage)
+    await complete(storage, [part])
+    assert object_inode(storage) == inode  # written in place: the region was free again
+
+
+async def test_a_short_part_other_than_the_first_does_not_set_the_stride(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mp, "MIN_FULL_PART", 2 * STRIDE)  # STRIDE-sized parts are "short" here
+    last = await put_part(storage, BUCKET, "k", "u1", 3, b"c" * STRIDE)  # the last part, arriving first
+    assert not (upload_dir(storage) / mp.STRIDE_NAME).exists()
+    first = await put_part(storage, BUCKET, "k", "u1", 1, b"a" * 2 * STRIDE)
+    second = await put_part(storage, BUCKET, "k", "u1", 2, b"b" * 2 * STRIDE)
+    assert os.readlink(upload_dir(storage) / mp.STRIDE_NAME) == str(2 * STRIDE)
+    inode = data_inode(storage)
+    await complete(storage, [first, second, last])
+    assert object_inode(storage) == inode
+    assert await get(storage, BUCKET, "k") == b"a" * 2 * STRIDE + b"b" * 2 * STRIDE + b"c" * STRIDE

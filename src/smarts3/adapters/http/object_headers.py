@@ -104,8 +104,12 @@ def write_attributes(headers: Mapping[str, str], *, tags: bool = True) -> WriteA
 
 
 def content_length(headers: Mapping[str, str]) -> int | None:
-    """Content-Length of the *payload*: x-amz-decoded-content-length for aws-chunked bodies."""
-    raw = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
+    """Content-Length of the *payload*: x-amz-decoded-content-length for aws-chunked bodies (a STREAMING-*
+    ``x-amz-content-sha256``); any other body is what Content-Length says, whatever else a client sends."""
+    decoded = None
+    if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
+        decoded = headers.get("x-amz-decoded-content-length")
+    raw = decoded or headers.get("content-length")
     if raw is None:
         return None
     raw = raw.strip()
@@ -116,7 +120,9 @@ def content_length(headers: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
-def body_checks(headers: Mapping[str, str], trailers: object = None, *, composite: bool = False) -> BodyChecks:
+def body_checks(
+    headers: Mapping[str, str], trailers: object = None, *, composite: bool = False
+) -> BodyChecks:
     """Content-MD5, x-amz-checksum-* headers, x-amz-sdk-checksum-algorithm and x-amz-trailer of a request.
 
     A checksum value that is not base64 of its algorithm's digest size is InvalidRequest, as in S3 (BadDigest is

@@ -22,7 +22,7 @@ from smarts3.adapters.storage.filesystem.bodies import TempFile, commit_on_loop,
 from smarts3.adapters.storage.filesystem.durable import GroupSyncer
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.adapters.storage.filesystem.locks import KeyLocks
-from smarts3.adapters.storage.filesystem.multipart import Uploads
+from smarts3.adapters.storage.filesystem.multipart import PartSlot, Uploads
 from smarts3.adapters.storage.filesystem.objects import (
     STAGED_SUFFIX,
     Committed,
@@ -69,6 +69,11 @@ _CONFIG_MEMO_NS = 100_000_000
 #: Listings are CPU-bound Python: several of them in the general I/O pool only fight over the GIL (a listing
 #: of 200 keys ran 3x slower under 16 concurrent clients). One thread keeps them off the event loop without that.
 _LISTING_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smarts3-list")
+
+
+def _discard_placed(placing: asyncio.Future[PartSlot | None]) -> None:
+    if not placing.cancelled() and placing.exception() is None and (slot := placing.result()) is not None:
+        slot.discard()
 
 
 class FilesystemStorage:
@@ -548,7 +553,16 @@ class FilesystemStorage:
         self._require_bucket(bucket)
         self.uploads.get(bucket, key, upload_id)
         if size:
-            slot = await asyncio.to_thread(self.uploads.place, bucket, upload_id, part_number, size, digest)
+            placing = asyncio.ensure_future(
+                asyncio.to_thread(self.uploads.place, bucket, upload_id, part_number, size, digest)
+            )
+            try:
+                slot = await asyncio.shield(placing)
+            except asyncio.CancelledError:
+                # the thread may still claim a region: free it once it has (else the claim, and the descriptor
+                # holding the shared flock, would stay for the life of the process)
+                placing.add_done_callback(_discard_placed)
+                raise
             if slot is not None:
 
                 def publish(synced: bool) -> PartInfo:
@@ -623,9 +637,8 @@ class FilesystemStorage:
                 )
         except BaseException:
             # refused (precondition, bad part, digest) or failed: S3 keeps the upload, so put it back
-            if in_place:
-                self.uploads.restore(busy, temp)
-            else:
+            # (an in-place data file is put back by give_back: see multipart.py, ASSEMBLED_NAME)
+            if not in_place:
                 fsutil.unlink_quiet(temp)
             self.uploads.give_back(busy, kp.bucket, upload_id)
             raise

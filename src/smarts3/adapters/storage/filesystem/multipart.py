@@ -35,7 +35,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -56,14 +56,22 @@ STRIDE_NAME = "stride"
 #: symlink a complete leaves in the taken upload while ``data`` is out as ``tmp/<name>`` (target ``<name>:<inode>``):
 #: start-up puts ``data`` back if the completing process died before the commit took it
 ASSEMBLED_NAME = "assembled"
-#: json data name prefix of a part written in place: ``@<offset in data>``
+#: json data name prefix of a part written in place: ``@<offset in data>:<inode of data>``. The inode ties the part
+#: to the very file it was written to: a part never reads its region from another ``data``.
 IN_PLACE = "@"
-#: the smallest part that may set the stride (smaller parts gain little from being written in place)
+#: the smallest part 1 that sets the stride (smaller parts gain little from being written in place)
 MIN_STRIDE = 1 << 20
-#: a part other than part 1 sets the stride only when its size is a multiple of this: clients cut their parts in
-#: round sizes (boto3 8 MiB, minio-go 16 MiB, rclone 5 MiB), and an upload's short last part, if it arrives first,
-#: would set a stride no other part fits in
+#: another part sets the stride only when it is at least S3's minimum part size (a smaller one can only be the
+#: last part) and its size is a multiple of STRIDE_ALIGN: clients cut parts in round sizes (boto3 8 MiB, minio-go
+#: 16 MiB, rclone 5 MiB). The upload's last part, if it arrived first, would set a stride no other part fits in.
+MIN_FULL_PART = 5 << 20
 STRIDE_ALIGN = 1 << 16
+
+
+def _fdatasync(fd: int) -> None:
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)  # (os.fdatasync is missing on macOS)
+
+
 #: S3's largest object: no region may end beyond it (ext4 files end at 16 TiB)
 _MAX_END = 5 * 1024**4
 
@@ -78,6 +86,7 @@ class PartSlot:
         self.fd: int | None = fd
         self.claim = claim
         self.offset = offset
+        self.inode = os.fstat(fd).st_ino
         self.limit = limit
         self._digest = digest
         self._fsync = fsync
@@ -107,12 +116,15 @@ class PartSlot:
     def finish(self, *, sync: bool = True) -> None:
         if self._fsync and sync and self.fd is not None:
             with fsutil.disk_errors():
-                os.fdatasync(self.fd)
+                _fdatasync(self.fd)
 
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)  # (releases the shared flock)
             self.fd = None
+
+    def mark_published(self) -> None:
+        self.published = True
 
     def discard(self) -> None:
         """Failed before its json was published: free the region for the next writer of this part."""
@@ -178,6 +190,12 @@ class Uploads:
     ) -> PartSlot | None:
         """Claim part ``number``'s region of the upload's ``data`` file for a body of ``size`` bytes (see the
         module's docstring); None when the part is to be written apart. NoSuchUpload once the upload is gone."""
+        with fsutil.disk_errors():
+            return self._place(bucket, upload_id, number, size, digest)
+
+    def _place(
+        self, bucket: str, upload_id: str, number: int, size: int, digest: BodyDigest
+    ) -> PartSlot | None:
         directory = self.upload_dir(bucket, upload_id)
         stride = self._stride(directory, number, size)
         if stride is None or not 0 < size <= stride:
@@ -218,7 +236,7 @@ class Uploads:
             pass
         except (OSError, ValueError):
             return None
-        if size < MIN_STRIDE or (number != 1 and size % STRIDE_ALIGN):
+        if size < MIN_STRIDE or (number != 1 and (size < MIN_FULL_PART or size % STRIDE_ALIGN)):
             return None
         try:
             os.symlink(str(size), link)
@@ -238,8 +256,9 @@ class Uploads:
         json_path = directory / f"p{part.part_number:05d}.json"
         try:
             previous = self._read_part(json_path)
-            self._write_json(json_path, metadata.part_to_bytes(part, f"{IN_PLACE}{slot.offset}"))
-            slot.published = True
+            name = f"{IN_PLACE}{slot.offset}:{slot.inode}"
+            # published (its claim kept for good) once the json is in place, even if the directory fsync fails
+            self._write_json(json_path, metadata.part_to_bytes(part, name), replaced=slot.mark_published)
         except FileNotFoundError as exc:
             raise NoSuchUpload(resource=upload_id) from exc
         finally:
@@ -248,9 +267,10 @@ class Uploads:
             fsutil.unlink_quiet(directory / previous[1])
         return part
 
-    def _write_json(self, path: Path, data: bytes) -> None:
+    def _write_json(self, path: Path, data: bytes, *, replaced: Callable[[], None] | None = None) -> None:
         """Atomically replace a part's json; FileNotFoundError when the upload directory is gone (taken by a
-        complete or abort: unlike ``fsutil.atomic_write`` this never creates it again)."""
+        complete or abort: unlike ``fsutil.atomic_write`` this never creates it again). ``replaced`` runs right
+        after the rename."""
         temp = self.layout.tmp / fsutil.temp_name(".w")
         try:
             fsutil.write_file(temp, data, fsync=self.fsync)
@@ -258,6 +278,8 @@ class Uploads:
         except BaseException:
             fsutil.unlink_quiet(temp)
             raise
+        if replaced is not None:
+            replaced()
         if self.fsync:
             fsutil.fsync_dir(path.parent)
 
@@ -313,8 +335,11 @@ class Uploads:
         return busy
 
     def give_back(self, busy: Path, bucket: str, upload_id: str) -> None:
-        """A complete refused by a precondition or a bad part leaves the upload as it was (S3 keeps it)."""
-        self._reclaim_assembled(busy)
+        """A complete refused by a precondition or a bad part leaves the upload as it was (S3 keeps it). One whose
+        ``data`` became the object (the commit went through, then something failed) is complete: removed."""
+        if not self._reclaim_assembled(busy):
+            self.drop(busy)
+            return
         try:
             os.rename(busy, self.upload_dir(bucket, upload_id))
         except OSError:
@@ -341,7 +366,7 @@ class Uploads:
         digest: BodyDigest,
     ) -> tuple[int, bool]:
         """Put the wanted parts, in order, into the new file ``temp``, feeding ``digest``. Returns the size, and
-        whether ``temp`` is the upload's own ``data`` file (then a failed commit must ``restore`` it)."""
+        whether ``temp`` is the upload's own ``data`` file (``give_back`` then puts it back if the commit fails)."""
         data_fd: int | None = None
         with fsutil.disk_errors():
             try:
@@ -361,10 +386,16 @@ class Uploads:
                 stored = {
                     part.part_number: (part, name) for part, name in self.parts(bucket, key, upload_id, busy)
                 }
+                inode = os.fstat(data_fd).st_ino if data_fd is not None else None
                 chosen: list[tuple[PartInfo, str]] = []
                 for want in wanted:
                     have = stored.get(want.part_number)
-                    if have is None or have[0].etag != want.etag.strip('"'):
+                    if (
+                        have is None
+                        or have[0].etag != want.etag.strip('"')
+                        or (have[1].startswith(IN_PLACE) and _region(have[1])[1] != inode)
+                    ):
+                        # (a part in place whose data file is gone, or is another one now: never read it there)
                         raise InvalidPart(extra={"PartNumber": str(want.part_number)})
                     chosen.append(have)
                 size = _in_place_size(chosen, stored) if alone else None
@@ -380,29 +411,27 @@ class Uploads:
                 if data_fd is not None:
                     os.close(data_fd)
 
-    def restore(self, busy: Path, temp: Path) -> None:
-        """A commit refused after an in-place assembly: the data file goes back to the upload (given back next)."""
-        try:
-            os.rename(temp, busy / DATA_NAME)
-        except OSError:
-            fsutil.unlink_quiet(temp)
-        fsutil.unlink_quiet(busy / ASSEMBLED_NAME)
-
-    def _reclaim_assembled(self, busy: Path) -> None:
-        """start(), for a complete that died: put its ``data`` back if it is still the temp it was renamed to.
-        Checked by inode: once committed, that temp name may hold the object the commit replaced."""
+    def _reclaim_assembled(self, busy: Path) -> bool:
+        """Before an upload is given back: put its ``data`` back if a complete moved it out as a temp and the
+        temp is still there (a commit refused, or a completer that died first). False when the commit took it:
+        it is the object now, and the upload is complete. Checked by inode: after a commit, that temp's name may
+        hold the object the commit replaced."""
         marker = busy / ASSEMBLED_NAME
         try:
             name, _, inode = os.readlink(marker).rpartition(":")
         except OSError:
-            return
+            return True  # no complete moved data out
         temp = self.layout.tmp / name
-        try:
-            if not (busy / DATA_NAME).exists() and os.stat(temp).st_ino == int(inode):
-                os.rename(temp, busy / DATA_NAME)
-        except (OSError, ValueError):
-            pass  # committed (the temp became the object), or removed
+        back = (busy / DATA_NAME).exists()
+        if not back:
+            try:
+                if os.stat(temp).st_ino == int(inode):
+                    os.rename(temp, busy / DATA_NAME)
+                    back = True
+            except (OSError, ValueError):
+                pass
         fsutil.unlink_quiet(marker)
+        return back
 
     def _finish_in_place(
         self, busy: Path, fd: int, chosen: list[tuple[PartInfo, str]], size: int, digest: BodyDigest
@@ -455,7 +484,7 @@ class Uploads:
                 if name.startswith(IN_PLACE):
                     if data_fd is None:
                         raise InvalidPart(extra={"PartNumber": str(part.part_number)})
-                    size += _copy_range(data_fd, int(name[len(IN_PLACE) :]), part.size, out, digest, kernel)
+                    size += _copy_range(data_fd, _region(name)[0], part.size, out, digest, kernel)
                     continue
                 src = os.open(busy / name, os.O_RDONLY | os.O_CLOEXEC)
                 try:
@@ -520,7 +549,7 @@ def _in_place_size(chosen: list[tuple[PartInfo, str]], stored: dict[int, tuple[P
     truncation would destroy it, and S3 keeps the upload if the commit is then refused."""
     offset = 0
     for index, (part, name) in enumerate(chosen):
-        in_order = name.startswith(IN_PLACE) and int(name[len(IN_PLACE) :]) == offset
+        in_order = name.startswith(IN_PLACE) and _region(name)[0] == offset
         appended = index == len(chosen) - 1 and not name.startswith(IN_PLACE)
         if not (in_order or appended):
             return None
@@ -529,6 +558,12 @@ def _in_place_size(chosen: list[tuple[PartInfo, str]], stored: dict[int, tuple[P
     if any(name.startswith(IN_PLACE) and number not in numbers for number, (_, name) in stored.items()):
         return None
     return offset
+
+
+def _region(name: str) -> tuple[int, int]:
+    """(offset, data file inode) of a part written in place, from its json's data name ``@<offset>:<inode>``."""
+    offset, _, inode = name[len(IN_PLACE) :].partition(":")
+    return int(offset), int(inode or -1)
 
 
 def _copy_range(src: int, offset: int, length: int, out: int, digest: BodyDigest, kernel: bool) -> int:
