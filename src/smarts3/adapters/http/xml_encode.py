@@ -164,9 +164,9 @@ def _object_checksum_fields(obj: ObjectInfo) -> str:
 #: id(ObjectInfo) -> (that info, the names' encoding, the owner element, its ``<Contents>`` element). A bucket
 #: listed again and again lists the same (memoised, see metadata.SidecarCache.info_for) infos: each is formatted
 #: once, which was ~40% of a 200-key ListObjectsV2 (the timestamp alone ~1.4 us a key). The info reference
-#: guards against id reuse; bounded like the encoded object headers.
+#: guards against id reuse; bounded (a page lists at most 1000 keys).
 _CONTENTS: dict[int, tuple[ObjectInfo, str, str, str]] = {}
-_CONTENTS_MAX = 2048
+_CONTENTS_MAX = 1024
 
 
 def _contents(objects: Sequence[ObjectInfo], enc: _Enc, owner: Owner | None) -> list[str]:
