@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -463,3 +464,48 @@ async def test_a_short_part_other_than_the_first_does_not_set_the_stride(
     await complete(storage, [first, second, last])
     assert object_inode(storage) == inode
     assert await get(storage, BUCKET, "k") == b"a" * 2 * STRIDE + b"b" * 2 * STRIDE + b"c" * STRIDE
+
+
+async def test_a_data_file_that_cannot_be_put_back_leaves_the_upload_taken_not_dropped(
+    storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = [await put_part(storage, BUCKET, "k", "u1", n + 1, d) for n, d in enumerate(blocks(STRIDE, 7))]
+    real = os.rename
+
+    def failing(source: object, target: object) -> None:
+        if str(target).endswith(f"{os.sep}{mp.DATA_NAME}"):
+            raise OSError(errno.EIO, "I/O error")  # putting data back after the refused commit
+        real(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mp.os, "rename", failing)
+    with pytest.raises(PreconditionFailed):
+        await complete(storage, parts, condition=refuse)
+    monkeypatch.undo()
+    # not given back (its data is out) and not dropped either: start-up or gc settle it once the disk works
+    busy = [p for p in upload_dir(storage).parent.iterdir() if p.name.startswith(mp.BUSY_PREFIX)]
+    assert len(busy) == 1 and (busy[0] / "p00001.json").exists()
+    assert len(os.listdir(storage.layout.tmp)) == 1  # the data file, kept
+
+
+async def test_only_one_of_two_recoverers_settles_an_interrupted_complete(storage: FilesystemStorage) -> None:
+    await put_part(storage, BUCKET, "k", "u1", 1, b"a" * STRIDE)
+    busy = upload_dir(storage).parent / f".busy-complete-t{_dead_pid()}-0123abcd-u1"
+    os.rename(upload_dir(storage), busy)
+    first = storage.uploads.claim_busy(busy, "complete", "u1")
+    assert first is not None and first.exists()
+    assert storage.uploads.claim_busy(busy, "complete", "u1") is None  # the other one finds nothing to do
+    storage.uploads.give_back(first, BUCKET, "u1")
+    assert [p.part_number for p in await storage.list_parts(BUCKET, "k", "u1")] == [1]
+
+
+async def test_parts_written_in_place_before_names_carried_the_inode_still_complete(
+    storage: FilesystemStorage,
+) -> None:
+    parts = [await put_part(storage, BUCKET, "k", "u1", n + 1, d) for n, d in enumerate(blocks(STRIDE, 9))]
+    for n in (1, 2):  # as the first version wrote them: "@<offset>"
+        path = upload_dir(storage) / f"p{n:05d}.json"
+        path.write_bytes(re.sub(rb'"@(\d+):\d+"', rb'"@\1"', path.read_bytes()))
+    inode = data_inode(storage)
+    await complete(storage, parts)
+    assert object_inode(storage) == inode
+    assert await get(storage, BUCKET, "k") == b"".join(blocks(STRIDE, 9))

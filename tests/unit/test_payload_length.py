@@ -28,3 +28,15 @@ def test_no_length_is_none_and_a_bad_one_is_invalid_argument() -> None:
     assert content_length({}) is None
     with pytest.raises(InvalidArgument):
         content_length({"content-length": "ten"})
+
+
+def test_an_aws_chunked_content_encoding_counts_unless_the_body_is_signed_by_its_own_hash() -> None:
+    # the rule the aws-chunked decoder applies (chunked.is_aws_chunked)
+    headers = {
+        "content-encoding": "gzip, aws-chunked",
+        "content-length": "5000",
+        "x-amz-decoded-content-length": "9",
+    }
+    assert content_length(headers) == 9
+    assert content_length({**headers, "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}) == 9
+    assert content_length({**headers, "x-amz-content-sha256": "ab" * 32}) == 5000

@@ -103,12 +103,22 @@ def write_attributes(headers: Mapping[str, str], *, tags: bool = True) -> WriteA
     )
 
 
+def _aws_chunked(headers: Mapping[str, str]) -> bool:
+    """Whether the body is aws-chunked framed, by the rule the decoder applies (``chunked.is_aws_chunked``): a
+    STREAMING-* payload, or ``Content-Encoding: aws-chunked`` on a body not signed by its own SHA-256."""
+    payload = headers.get("x-amz-content-sha256", "")
+    if payload.startswith("STREAMING-"):
+        return True
+    if len(payload) == 64 and all(c in "0123456789abcdefABCDEF" for c in payload):
+        return False
+    codings = headers.get("content-encoding", "")
+    return any(c.strip().lower() == "aws-chunked" for c in codings.split(","))
+
+
 def content_length(headers: Mapping[str, str]) -> int | None:
-    """Content-Length of the *payload*: x-amz-decoded-content-length for aws-chunked bodies (a STREAMING-*
-    ``x-amz-content-sha256``); any other body is what Content-Length says, whatever else a client sends."""
-    decoded = None
-    if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
-        decoded = headers.get("x-amz-decoded-content-length")
+    """Content-Length of the *payload*: x-amz-decoded-content-length for aws-chunked bodies; any other body is
+    what Content-Length says, whatever else a client sends."""
+    decoded = headers.get("x-amz-decoded-content-length") if _aws_chunked(headers) else None
     raw = decoded or headers.get("content-length")
     if raw is None:
         return None

@@ -322,10 +322,18 @@ def _garbage_busy(storage: FilesystemStorage, bucket: str, directory: Path, appl
     )
     finding = Finding("interrupted-upload", str(directory), detail, bucket=bucket, size=_tree_size(directory))
     if apply:
-        if give_back:
-            finding = _applied(finding, lambda: storage.uploads.give_back(directory, bucket, upload_id))
-        else:
-            finding = _applied(finding, lambda: storage.uploads.drop(directory))
+
+        def settle() -> None:
+            # claimed first (renamed to a name of ours), as start-up does: both may run at once
+            claimed = storage.uploads.claim_busy(directory, purpose, upload_id)
+            if claimed is None:
+                return
+            if give_back:
+                storage.uploads.give_back(claimed, bucket, upload_id)
+            else:
+                storage.uploads.drop(claimed)
+
+        finding = _applied(finding, settle)
     yield finding
 
 

@@ -337,7 +337,11 @@ class Uploads:
     def give_back(self, busy: Path, bucket: str, upload_id: str) -> None:
         """A complete refused by a precondition or a bad part leaves the upload as it was (S3 keeps it). One whose
         ``data`` became the object (the commit went through, then something failed) is complete: removed."""
-        if not self._reclaim_assembled(busy):
+        try:
+            back = self._reclaim_assembled(busy)
+        except OSError:
+            return  # could not tell or put data back: leave the taken upload for start-up/gc, never drop it
+        if not back:
             self.drop(busy)
             return
         try:
@@ -393,7 +397,7 @@ class Uploads:
                     if (
                         have is None
                         or have[0].etag != want.etag.strip('"')
-                        or (have[1].startswith(IN_PLACE) and _region(have[1])[1] != inode)
+                        or (have[1].startswith(IN_PLACE) and _region(have[1])[1] not in (inode, None))
                     ):
                         # (a part in place whose data file is gone, or is another one now: never read it there)
                         raise InvalidPart(extra={"PartNumber": str(want.part_number)})
@@ -422,14 +426,15 @@ class Uploads:
         except OSError:
             return True  # no complete moved data out
         temp = self.layout.tmp / name
-        back = (busy / DATA_NAME).exists()
+        back = os.path.lexists(busy / DATA_NAME)
         if not back:
             try:
-                if os.stat(temp).st_ino == int(inode):
-                    os.rename(temp, busy / DATA_NAME)
-                    back = True
-            except (OSError, ValueError):
-                pass
+                same = os.stat(temp).st_ino == int(inode)
+            except (FileNotFoundError, ValueError):
+                same = False
+            if same:
+                os.rename(temp, busy / DATA_NAME)  # (an error propagates: the caller leaves the upload taken)
+                back = True
         fsutil.unlink_quiet(marker)
         return back
 
@@ -537,10 +542,24 @@ class Uploads:
                 if pid is None or fsutil.pid_alive(pid):
                     continue
                 upload_id = rest.split("-", 2)[-1]
+                # claim it first (a name of ours): several workers start at once, and gc may run meanwhile
+                claimed = self.claim_busy(root / name, purpose, upload_id)
+                if claimed is None:
+                    continue
                 if purpose == "complete" and _UPLOAD_ID.match(upload_id):
-                    self.give_back(root / name, bucket, upload_id)
+                    self.give_back(claimed, bucket, upload_id)
                 else:
-                    self.drop(root / name)
+                    self.drop(claimed)
+
+    @staticmethod
+    def claim_busy(busy: Path, purpose: str, upload_id: str) -> Path | None:
+        """Rename a dead process's taken upload to a name of ours (None if another recoverer was first)."""
+        claimed = busy.parent / f"{BUSY_PREFIX}{purpose}-{fsutil.temp_name()}-{upload_id}"
+        try:
+            os.rename(busy, claimed)
+        except FileNotFoundError:
+            return None  # another recoverer took it
+        return claimed
 
 
 def _in_place_size(chosen: list[tuple[PartInfo, str]], stored: dict[int, tuple[PartInfo, str]]) -> int | None:
@@ -560,10 +579,11 @@ def _in_place_size(chosen: list[tuple[PartInfo, str]], stored: dict[int, tuple[P
     return offset
 
 
-def _region(name: str) -> tuple[int, int]:
-    """(offset, data file inode) of a part written in place, from its json's data name ``@<offset>:<inode>``."""
+def _region(name: str) -> tuple[int, int | None]:
+    """(offset, data file inode) of a part written in place, from its json's data name ``@<offset>:<inode>``
+    (the inode is None in the names of the first version, ``@<offset>``)."""
     offset, _, inode = name[len(IN_PLACE) :].partition(":")
-    return int(offset), int(inode or -1)
+    return int(offset), int(inode) if inode else None
 
 
 def _copy_range(src: int, offset: int, length: int, out: int, digest: BodyDigest, kernel: bool) -> int:

@@ -30,9 +30,7 @@ _QUIET_NS = 200_000_000
 _cached_entries = 0
 
 
-def _remember(
-    key: tuple[str, bool], stamp: tuple[int, int], children: list[tuple[str, int, str]]
-) -> None:
+def _remember(key: tuple[str, bool], stamp: tuple[int, int], children: list[tuple[str, int, str]]) -> None:
     global _cached_entries
     with _DIR_CACHE_LOCK:
         old = _DIR_CACHE.pop(key, None)
