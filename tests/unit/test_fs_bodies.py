@@ -122,3 +122,45 @@ async def test_a_large_body_is_sent_to_disk_while_it_streams_when_fsync_is_on(
     assert len(started) == (3 if fsync else 0)
     assert await get(storage, BUCKET, "big") == data
     await storage.close()
+
+
+def test_the_batch_shrinks_when_many_large_bodies_stream_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes = {}
+    for streaming in (0, 1, 2, 4, 8, 100):
+        monkeypatch.setattr(bodies_module, "_streaming", streaming)
+        sizes[streaming] = bodies_module.batch_size()
+    assert sizes == {0: MIB, 1: MIB, 2: MIB, 4: MIB // 2, 8: MIB // 4, 100: bodies_module.BATCH_MIN}
+
+
+async def test_parallel_large_bodies_write_smaller_batches_and_are_counted_out_again(
+    fs_storage: FilesystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[int] = []
+    real_write = bodies_module.TempFile.write
+
+    def recording(self: bodies_module.TempFile, chunks: list[bytes]) -> None:
+        written.append(sum(map(len, chunks)))
+        real_write(self, chunks)
+
+    monkeypatch.setattr(bodies_module.TempFile, "write", recording)
+
+    async def body(n: int) -> AsyncIterator[bytes]:
+        for _ in range(48):  # 3 MiB in 64 KiB chunks, handing the loop to the others in between
+            yield bytes([n]) * (64 * 1024)
+            await asyncio.sleep(0)
+
+    async def upload(n: int) -> None:
+        digest = Md5Digest()
+        await fs_storage.write_object(BUCKET, f"k{n}", body(n), digest=digest, build=md5_build(digest))
+
+    await asyncio.gather(*(upload(n) for n in range(8)))
+    assert max(written) == MIB  # each body's first batch: nobody knew yet how many would stream
+    assert min(written[8:-8]) <= MIB // 4  # then eight at once share 2 MiB
+    assert bodies_module._streaming == 0
+    with pytest.raises(IncompleteBody):
+        await fs_storage.write_object(
+            BUCKET, "k", _failing_body(13, IncompleteBody()), digest=(d := Md5Digest()), build=md5_build(d)
+        )
+    assert bodies_module._streaming == 0
+    for n in range(8):
+        assert await get(fs_storage, BUCKET, f"k{n}") == bytes([n]) * (3 * MIB)

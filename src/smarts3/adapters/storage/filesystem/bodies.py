@@ -18,6 +18,20 @@ from smarts3.domain.ports import BodyDigest
 T = TypeVar("T")
 C = TypeVar("C")
 BATCH = 1 << 20
+#: a large body holds up to two batches (one being received, one being written): when many stream at once the
+#: batch shrinks so that they share BATCH_BUDGET each (down to BATCH_MIN). Eight parallel multipart parts held
+#: ~3.5 MiB each with 1 MiB batches; one or two bodies keep 1 MiB (smaller batches cost a lone 64 MiB PUT 15%).
+BATCH_BUDGET = 2 << 20
+BATCH_MIN = 256 << 10
+#: large bodies (past their first batch) streaming in this process right now
+_streaming = 0
+
+
+def batch_size() -> int:
+    """The batch for a large body now: BATCH, less when many large bodies stream at once."""
+    return max(BATCH_MIN, min(BATCH, BATCH_BUDGET // max(1, _streaming)))
+
+
 #: the largest body written (and, without fsync, committed) on the event loop
 INLINE_MAX = 256 << 10
 #: with fsync on, a large body's pages are sent to the disk each time this much more was written (not waited
@@ -108,10 +122,10 @@ class TempFile:
         fsutil.unlink_quiet(self.path_s)
 
 
-async def _batch(body: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
+async def _batch(body: AsyncIterator[bytes], limit: int) -> tuple[list[bytes], bool]:
     chunks: list[bytes] = []
     size = 0
-    while size < BATCH:
+    while size < limit:
         try:
             chunk = await anext(body)
         except StopAsyncIteration:
@@ -132,7 +146,8 @@ async def stream_to_temp(
     """Write ``body`` into ``temp``, finish it (fsync) and run ``prepare`` (build + stage the commit); on any
     failure the temp is removed.
 
-    A large body is written in ~1 MiB batches, each in a thread while the next one is received; its last batch,
+    A large body is written in ~1 MiB batches (smaller when many stream at once: ``batch_size``), each in a
+    thread while the next one is received; its last batch,
     the fsync and ``prepare`` share one more thread hop (``prepare(True)``: the body is fsynced). With
     ``inline``, a body of at most INLINE_MAX bytes is written and prepared right here on the event loop, like any
     file server writing to the page cache, and *not* fsynced (``prepare(False)``): with fsync on, the caller
@@ -141,12 +156,14 @@ async def stream_to_temp(
     Why inline: every blocking call a worker thread makes re-takes the GIL, and sixteen workers doing ~30 small
     syscalls per PUT spent most of their time in that convoy (83k context switches/s on a 4 KiB PUT load).
     """
+    global _streaming
     iterator = aiter(body)
     #: the previous batch being written in a thread while the next one is received (double buffering)
     writing: asyncio.Future[None] | None = None
+    large = False
     try:
         while True:
-            chunks, done = await _batch(iterator)
+            chunks, done = await _batch(iterator, batch_size() if large else BATCH)
             if writing is not None:
                 # shielded: a cancelled upload must not cancel the wait for a thread that is still writing
                 await asyncio.shield(writing)
@@ -157,12 +174,18 @@ async def stream_to_temp(
                     temp.finish(sync=False)
                     return prepare(False)
                 return await in_thread(_write_then, temp, chunks, prepare)
+            if not large:
+                large = True
+                _streaming += 1
             writing = asyncio.ensure_future(asyncio.to_thread(temp.write, chunks))
     except BaseException:
         if writing is not None:
             await wait_done(writing)  # never close the file under a thread still writing to it
         temp.discard()
         raise
+    finally:
+        if large:
+            _streaming -= 1
 
 
 async def commit_on_loop(
