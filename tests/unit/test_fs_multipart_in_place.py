@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from smarts3.adapters.storage.filesystem import FilesystemStorage
+from smarts3.adapters.storage.filesystem import FilesystemStorage, bodies
 from smarts3.adapters.storage.filesystem import multipart as mp
 from smarts3.adapters.storage.filesystem.maintenance import collect_garbage
 from smarts3.domain.errors import (
@@ -332,7 +332,7 @@ async def test_a_part_written_in_place_is_sent_to_disk_while_it_streams(
 ) -> None:
     started: list[int] = []
     monkeypatch.setattr(mp.fsutil, "start_writeback", lambda fd: started.append(fd))
-    monkeypatch.setattr(mp, "WRITEBACK_EVERY", 1024)
+    monkeypatch.setattr(bodies, "WRITEBACK_EVERY", 1024)
     digest = Md5Digest()
     part = await storage.write_part(
         BUCKET,

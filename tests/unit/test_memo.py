@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smarts3.adapters.auth import sigv4
-from smarts3.adapters.memo import BoundedMemo, bounded_memo
+from smarts3.adapters.memo import BoundedMemo, IdentityMemo, bounded_memo
 from smarts3.entrypoints.s3 import fast_read
 
 
@@ -43,3 +43,15 @@ def test_the_request_text_memos_are_bounded_in_length() -> None:
         sigv4._reencode_path(long)
         sigv4._reencode_query_part(long, False)
     assert [memo.cache_info().currsize for memo in memos] == before
+
+
+def test_an_identity_memo_finds_the_very_object_and_variant_it_was_given() -> None:
+    memo: IdentityMemo[str] = IdentityMemo(maxsize=3)
+    first, twin = {"k": 1}, {"k": 1}  # equal, unhashable: only identity tells them apart
+    memo.remember(first, "plain", "A")
+    assert memo.recall(first, "plain") == "A"
+    assert memo.recall(first, "url") is None
+    assert memo.recall(twin, "plain") is None
+    for n in range(3):
+        memo.remember({"n": n}, "plain", str(n))
+    assert len(memo) <= 3  # cleared whole at maxsize

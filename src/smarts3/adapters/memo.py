@@ -10,10 +10,11 @@ never kept; the usual small ones are remembered.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class BoundedMemo(Generic[T]):
@@ -59,3 +60,25 @@ def bounded_memo(
 def total_length(names: tuple[str, ...]) -> int:
     """A ``size`` for tuples of strings: their characters together."""
     return sum(map(len, names))
+
+
+class IdentityMemo(dict[int, tuple[Any, Hashable, V]]):
+    """What was derived from an object, found by the object's *identity* plus a hashable variant: for objects that
+    are memoised elsewhere and served again and again (the ObjectInfo of a cached sidecar) but cannot be hashed
+    by value. Keyed by ``id``; the entry holds the object, so that id cannot be reused while it is remembered.
+    Cleared whole when ``maxsize`` entries are reached (a cheap bound; the hot entries come straight back)."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def recall(self, obj: object, variant: Hashable) -> V | None:
+        hit = self.get(id(obj))
+        if hit is not None and hit[0] is obj and hit[1] == variant:
+            return hit[2]
+        return None
+
+    def remember(self, obj: object, variant: Hashable, value: V) -> None:
+        if len(self) >= self.maxsize:
+            self.clear()
+        self[id(obj)] = (obj, variant, value)

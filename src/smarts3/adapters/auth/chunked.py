@@ -30,7 +30,7 @@ from smarts3.adapters.auth.request import (
     STREAMING_MODES,
     AuthResult,
 )
-from smarts3.adapters.auth.sigv4 import EMPTY_SHA256
+from smarts3.adapters.auth.sigv4 import EMPTY_SHA256, HEX64
 from smarts3.domain.errors import (
     BadDigest,
     IncompleteBody,
@@ -370,9 +370,17 @@ def is_aws_chunked(result: AuthResult, headers: Mapping[str, str]) -> bool:
     A body signed by its own SHA-256 (``x-amz-content-sha256: <hex>``) is the object's bytes as they are: a
     client that merely labels it ``aws-chunked`` (S3 strips the label) is not sending chunk framing.
     """
-    if result.payload_mode in STREAMING_MODES:
-        return True
-    return result.payload_mode != PAYLOAD_SHA256 and "aws-chunked" in _content_encodings(headers)
+    return _chunked(result.payload_mode in STREAMING_MODES, result.payload_mode == PAYLOAD_SHA256, headers)
+
+
+def declares_aws_chunked(headers: Mapping[str, str]) -> bool:
+    """``is_aws_chunked`` from the headers alone, before authentication (for the payload's declared length)."""
+    payload = headers.get("x-amz-content-sha256", "")
+    return _chunked(payload.startswith("STREAMING-"), HEX64.match(payload) is not None, headers)
+
+
+def _chunked(streaming: bool, self_hashed: bool, headers: Mapping[str, str]) -> bool:
+    return streaming or (not self_hashed and "aws-chunked" in _content_encodings(headers))
 
 
 def stored_content_encoding(headers: Mapping[str, str]) -> str | None:

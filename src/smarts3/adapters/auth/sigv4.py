@@ -66,7 +66,7 @@ _PAYLOAD_MODES: Final = {
     STREAMING_SIGNED_TRAILER: PAYLOAD_STREAMING_SIGNED_TRAILER,
     STREAMING_UNSIGNED_TRAILER: PAYLOAD_STREAMING_UNSIGNED_TRAILER,
 }
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\Z")
 _SAFE_PATH = re.compile(r"[A-Za-z0-9\-._~/]*\Z")
 _SAFE_QUERY_PART = re.compile(r"[A-Za-z0-9\-._~]*\Z")
@@ -282,7 +282,7 @@ def payload_mode_for(content_sha256: str) -> tuple[str, str | None]:
         return mode, None
     if content_sha256 == EMPTY_SHA256:  # every SDK GET, HEAD and DELETE: no regex for the commonest hash
         return PAYLOAD_SHA256, EMPTY_SHA256
-    if _HEX64.match(content_sha256):
+    if HEX64.match(content_sha256):
         return PAYLOAD_SHA256, content_sha256.lower()
     if content_sha256 in (STREAMING_ECDSA, STREAMING_ECDSA_TRAILER):
         raise InvalidRequest("SigV4a (AWS4-ECDSA-P256-SHA256) is not supported by this server.")

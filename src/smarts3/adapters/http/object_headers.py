@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
+from smarts3.adapters.auth.chunked import declares_aws_chunked
 from smarts3.adapters.http.wire import Response, http_date
+from smarts3.adapters.memo import IdentityMemo
 from smarts3.domain.checksums import normalize_algorithm, well_formed
 from smarts3.domain.errors import InvalidArgument, InvalidRequest, InvalidTag
 from smarts3.domain.models import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ByteRange, ObjectInfo
@@ -103,22 +105,10 @@ def write_attributes(headers: Mapping[str, str], *, tags: bool = True) -> WriteA
     )
 
 
-def _aws_chunked(headers: Mapping[str, str]) -> bool:
-    """Whether the body is aws-chunked framed, by the rule the decoder applies (``chunked.is_aws_chunked``): a
-    STREAMING-* payload, or ``Content-Encoding: aws-chunked`` on a body not signed by its own SHA-256."""
-    payload = headers.get("x-amz-content-sha256", "")
-    if payload.startswith("STREAMING-"):
-        return True
-    if len(payload) == 64 and all(c in "0123456789abcdefABCDEF" for c in payload):
-        return False
-    codings = headers.get("content-encoding", "")
-    return any(c.strip().lower() == "aws-chunked" for c in codings.split(","))
-
-
 def content_length(headers: Mapping[str, str]) -> int | None:
     """Content-Length of the *payload*: x-amz-decoded-content-length for aws-chunked bodies; any other body is
     what Content-Length says, whatever else a client sends."""
-    decoded = headers.get("x-amz-decoded-content-length") if _aws_chunked(headers) else None
+    decoded = headers.get("x-amz-decoded-content-length") if declares_aws_chunked(headers) else None
     raw = decoded or headers.get("content-length")
     if raw is None:
         return None
@@ -191,15 +181,13 @@ def add_object_headers(
     if not overrides:
         # the common case: the headers depend on the object alone, and the same (memoised) ObjectInfo is
         # served again and again; encode them once
-        hit = _ENCODED.get(id(info))
-        if hit is not None and hit[0] is info and hit[1] == include_tag_count:
-            response.headers.extend(hit[2])
+        hit = _ENCODED.recall(info, include_tag_count)
+        if hit is not None:
+            response.headers.extend(hit)
         else:
             encoded: list[tuple[bytes, bytes]] = []
             _object_headers(encoded.append, info, {}, include_tag_count)
-            if len(_ENCODED) >= 4096:
-                _ENCODED.clear()
-            _ENCODED[id(info)] = (info, include_tag_count, encoded)
+            _ENCODED.remember(info, include_tag_count, encoded)
             response.headers.extend(encoded)
     else:
         _object_headers(response.headers.append, info, overrides, include_tag_count)
@@ -211,8 +199,8 @@ def add_object_headers(
             add((b"x-amz-checksum-type", info.checksum_type.encode("latin-1")))
 
 
-#: id(ObjectInfo) -> (that info, include_tag_count, its encoded headers); the info reference guards id reuse
-_ENCODED: dict[int, tuple[ObjectInfo, bool, list[tuple[bytes, bytes]]]] = {}
+#: ObjectInfo, include_tag_count -> its encoded headers
+_ENCODED: IdentityMemo[list[tuple[bytes, bytes]]] = IdentityMemo(4096)
 
 
 def _object_headers(

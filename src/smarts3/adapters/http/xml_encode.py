@@ -20,6 +20,7 @@ from smarts3.adapters.http.xml_models import (
     ObjectLockConfiguration,
     Owner,
 )
+from smarts3.adapters.memo import IdentityMemo
 from smarts3.domain.errors import InvalidArgument
 from smarts3.domain.models import (
     NULL_VERSION,
@@ -161,32 +162,29 @@ def _object_checksum_fields(obj: ObjectInfo) -> str:
     return algorithms
 
 
-#: id(ObjectInfo) -> (that info, the names' encoding, the owner element, its ``<Contents>`` element). A bucket
-#: listed again and again lists the same (memoised, see metadata.SidecarCache.info_for) infos: each is formatted
-#: once, which was ~40% of a 200-key ListObjectsV2 (the timestamp alone ~1.4 us a key). The info reference
-#: guards against id reuse; bounded (a page lists at most 1000 keys).
-_CONTENTS: dict[int, tuple[ObjectInfo, str, str, str]] = {}
+#: ObjectInfo, (the names' encoding, the owner element) -> its ``<Contents>`` element. A bucket listed again and
+#: again lists the same (memoised, see metadata.SidecarCache.info_for) infos: each is formatted once, which was
+#: ~40% of a 200-key ListObjectsV2 (the timestamp alone ~1.4 us a key). Bounded (a page lists at most 1000 keys).
 _CONTENTS_MAX = 1024
+_CONTENTS: IdentityMemo[str] = IdentityMemo(_CONTENTS_MAX)
 
 
 def _contents(objects: Sequence[ObjectInfo], enc: _Enc, owner: Owner | None) -> list[str]:
     name = enc.name
-    kind = enc.element
     owner_xml = _owner(owner)
     out: list[str] = []
+    variant = (enc.element, owner_xml)
     for obj in objects:
-        hit = _CONTENTS.get(id(obj))
-        if hit is not None and hit[0] is obj and hit[1] == kind and hit[2] == owner_xml:
-            out.append(hit[3])
+        hit = _CONTENTS.recall(obj, variant)
+        if hit is not None:
+            out.append(hit)
             continue
         xml = (
             f"<Contents><Key>{name(obj.key)}</Key><LastModified>{timestamp(obj.last_modified)}</LastModified>"
             f"{_etag(obj.etag)}{_object_checksum_fields(obj)}<Size>{obj.size}</Size>{owner_xml}"
             f"{_el('StorageClass', obj.storage_class)}</Contents>"
         )
-        if len(_CONTENTS) >= _CONTENTS_MAX:
-            _CONTENTS.clear()
-        _CONTENTS[id(obj)] = (obj, kind, owner_xml, xml)
+        _CONTENTS.remember(obj, variant, xml)
         out.append(xml)
     return out
 

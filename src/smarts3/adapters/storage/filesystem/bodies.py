@@ -39,6 +39,12 @@ INLINE_MAX = 256 << 10
 WRITEBACK_EVERY = 4 << 20
 
 
+def writeback_as_it_grows(fd: int, before: int, after: int) -> None:
+    """Start ``fd``'s writeback when a body written there grew from ``before`` past a WRITEBACK_EVERY step."""
+    if before // WRITEBACK_EVERY != after // WRITEBACK_EVERY:
+        fsutil.start_writeback(fd)
+
+
 class BodySink(Protocol):
     """Where ``stream_to_temp`` writes a body: a TempFile, or a multipart part's region (multipart.PartSlot)."""
 
@@ -89,8 +95,8 @@ class TempFile:
                 fsutil.write_all(fd, chunk)
                 self._digest.update(chunk)
                 self.size += len(chunk)
-            if self._fsync and before // WRITEBACK_EVERY != self.size // WRITEBACK_EVERY:
-                fsutil.start_writeback(fd)
+            if self._fsync:
+                writeback_as_it_grows(fd, before, self.size)
 
     def _open(self) -> int:
         """Open the file: a reused one from the pool (recycle.py), else a new one."""

@@ -6,9 +6,9 @@ a reader always sees a complete part. Everything is on disk, so uploads survive 
 
 Where a part's bytes are:
 
-- **In place**, in the upload's one ``data`` file at ``(number - 1) * stride`` (json name ``@<offset>``). The
+- **In place**, in the upload's one ``data`` file at ``(number - 1) * stride`` (json name ``@<offset>:<inode>``). The
   stride is the size of the first sizeable part (a symlink ``stride`` holds it: created atomically, read with one
-  call). A part no larger than the stride claims its region with ``p<number>.slot`` (O_EXCL: one writer per
+  call; see MIN_STRIDE and MIN_FULL_PART). A part no larger than the stride claims its region with ``p<number>.slot`` (O_EXCL: one writer per
   region, ever) and is written there directly. When the completed parts are 1..k, all in place and of the
   stride's size except the last, completing only truncates ``data`` (and appends a last part kept apart) and
   renames it: no byte is copied, and nothing is fsynced twice. A 1 GiB upload's complete took ~2 s of copying
@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from smarts3.adapters.storage.filesystem import fsutil, metadata
-from smarts3.adapters.storage.filesystem.bodies import WRITEBACK_EVERY
+from smarts3.adapters.storage.filesystem.bodies import writeback_as_it_grows
 from smarts3.adapters.storage.filesystem.layout import Layout
 from smarts3.domain.errors import InvalidPart, InvalidRequest, NoSuchUpload
 from smarts3.domain.models import PartInfo, UploadInfo
@@ -72,6 +72,8 @@ def _fdatasync(fd: int) -> None:
     (getattr(os, "fdatasync", None) or os.fsync)(fd)  # (os.fdatasync is missing on macOS)
 
 
+#: copy_file_range errnos meaning "not here" (another filesystem, an old kernel): copy through Python instead
+_NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP})
 #: S3's largest object: no region may end beyond it (ext4 files end at 16 TiB)
 _MAX_END = 5 * 1024**4
 
@@ -110,8 +112,8 @@ class PartSlot:
                     view = view[written:]
                 self.size += len(chunk)
                 self._digest.update(chunk)
-            if self._fsync and before // WRITEBACK_EVERY != self.size // WRITEBACK_EVERY:
-                fsutil.start_writeback(self.fd)  # (as TempFile does: the part's fdatasync finds little left)
+            if self._fsync:
+                writeback_as_it_grows(self.fd, before, self.size)  # (the part's fdatasync finds little left)
 
     def finish(self, *, sync: bool = True) -> None:
         if self._fsync and sync and self.fd is not None:
@@ -596,7 +598,7 @@ def _copy_range(src: int, offset: int, length: int, out: int, digest: BodyDigest
             try:
                 n = copy(src, out, length - done, offset + done)
             except OSError as exc:
-                if done or exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                if done or exc.errno not in _NO_KERNEL_COPY:
                     raise
                 copy = None
                 continue
@@ -625,6 +627,6 @@ def _kernel_copy(src: int, out: int) -> int | None:
                 return total
             total += n
     except OSError as exc:
-        if total == 0 and exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        if total == 0 and exc.errno in _NO_KERNEL_COPY:
             return None
         raise
