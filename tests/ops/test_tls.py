@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from smarts3.testing.server import free_port
 
@@ -162,3 +163,45 @@ def test_sigterm_with_an_idle_tls_keep_alive_client_exits_promptly(certs: Path, 
         del client
     finally:
         server.stop()
+
+
+def test_an_upload_refused_before_its_body_leaves_boto3s_https_connection_usable(
+    certs: Path, tmp_path: Path
+) -> None:
+    """boto3 over HTTPS sends PutObject as ``Transfer-Encoding: chunked`` (its aws-chunked CRC32 trailer) with
+    ``Expect: 100-continue``; answered early (no such bucket, a key too long, an unknown storage class), it
+    never sends the body. The connection used to stay open and parse boto3's next request as that body: 400."""
+    context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    server = start_server(
+        tmp_path, "--tls-cert", str(certs / "cert.pem"), "--tls-key", str(certs / "key.pem"),
+        auth=True, tls_context=context,
+    )
+    try:
+        s3 = boto3.client(  # boto3's defaults (retries too), as a user has them
+            "s3",
+            endpoint_url=f"https://localhost:{server.port}",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            verify=str(certs / "ca.pem"),
+        )
+        s3.create_bucket(Bucket="kept")
+        refusals = [
+            (lambda: s3.put_object(Bucket="missing", Key="k", Body=b"x" * 100), "NoSuchBucket"),
+            (lambda: s3.put_object(Bucket="kept", Key="k" * 1025, Body=b"x" * 100), "KeyTooLongError"),
+            (lambda: s3.put_object(Bucket="kept", Key="k", Body=b"x" * 100, StorageClass="NOPE"),
+             "InvalidStorageClass"),
+            (lambda: s3.upload_part(Bucket="kept", Key="k", UploadId="nope", PartNumber=1, Body=b"x" * 100),
+             "NoSuchUpload"),
+        ]
+        for call, code in refusals:
+            with pytest.raises(ClientError) as refused:
+                call()
+            assert refused.value.response["Error"]["Code"] == code
+            # the next requests travel on the pooled connection: each must be understood
+            assert s3.list_objects_v2(Bucket="kept")["KeyCount"] == 0
+        s3.put_object(Bucket="kept", Key="after", Body=b"still fine")
+        assert s3.get_object(Bucket="kept", Key="after")["Body"].read() == b"still fine"
+        s3.close()
+    finally:
+        assert server.stop() == 0

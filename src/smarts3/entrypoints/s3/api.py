@@ -651,14 +651,14 @@ def _abandons_body(req: S3Request, status: int) -> bool:
 
 
 def _awaits_continue(req: S3Request) -> bool:
-    """The client sent Expect: 100-continue and no body byte has been asked for yet."""
+    """The client sent Expect: 100-continue with a body (a length, or chunked framing: boto3 over HTTPS sends its
+    aws-chunked checksum trailer with ``Transfer-Encoding: chunked``) and no body byte has been asked for yet."""
     raw = req.raw_body
-    return (
-        raw is not None
-        and raw.received == 0
-        and (raw.content_length or 0) > 0
-        and "100-continue" in req.headers.get("expect", "").lower()
-    )
+    if raw is None or raw.received or "100-continue" not in req.headers.get("expect", "").lower():
+        return False
+    if raw.content_length is None:
+        return "chunked" in req.headers.get("transfer-encoding", "").lower()
+    return raw.content_length > 0
 
 
 def _require(query: dict[str, str], name: str) -> None:
