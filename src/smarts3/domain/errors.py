@@ -64,6 +64,18 @@ class MalformedXML(S3Error):
     )
 
 
+class MalformedACLError(S3Error):
+    code, status = "MalformedACLError", 400
+    default_message = (
+        "The XML you provided was not well-formed or did not validate against our published schema."
+    )
+
+
+class UnresolvableGrantByEmailAddress(S3Error):
+    code, status = "UnresolvableGrantByEmailAddress", 400
+    default_message = "The e-mail address you provided does not match any account on record."
+
+
 class MalformedPolicy(S3Error):
     code, status = "MalformedPolicy", 400
     default_message = "Policies must be valid JSON and the first byte must be '{'"
@@ -88,7 +100,11 @@ class InvalidRequest(S3Error):
 
 
 class InvalidBucketState(S3Error):
-    code, status, default_message = "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
+    code, status, default_message = (
+        "InvalidBucketState",
+        409,
+        "The request is not valid with the current state of the bucket.",
+    )
 
 
 class InvalidRetentionPeriod(S3Error):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
 from smarts3.adapters.auth.chunked import declares_aws_chunked
 from smarts3.adapters.http.wire import Response, http_date
 from smarts3.adapters.memo import IdentityMemo
+from smarts3.domain import acl
 from smarts3.domain.checksums import normalize_algorithm, well_formed
 from smarts3.domain.errors import InvalidArgument, InvalidRequest, InvalidTag
 from smarts3.domain.models import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ByteRange, ObjectInfo
@@ -93,6 +95,37 @@ def canned_acl(value: str | None) -> str | None:
     if acl not in CANNED_ACLS:
         raise InvalidArgument(extra={"ArgumentName": "x-amz-acl", "ArgumentValue": value})
     return acl
+
+
+#: x-amz-grant-* headers and the permission each grants
+GRANT_HEADERS = {
+    "x-amz-grant-read": "READ",
+    "x-amz-grant-write": "WRITE",
+    "x-amz-grant-read-acp": "READ_ACP",
+    "x-amz-grant-write-acp": "WRITE_ACP",
+    "x-amz-grant-full-control": "FULL_CONTROL",
+}
+_GRANTEE = re.compile(r'\s*(id|uri|emailaddress)\s*=\s*"([^"]*)"\s*(,|$)', re.IGNORECASE)
+_GRANTEE_KINDS = {"id": acl.USER, "uri": acl.GROUP, "emailaddress": acl.EMAIL}
+
+
+def header_grants(headers: Mapping[str, str]) -> list[acl.Grant] | None:
+    """The grants of x-amz-grant-* headers (``id="..."``, ``uri="..."``, ``emailAddress="..."``, comma
+    separated), None when none is sent; a value in another form is InvalidArgument."""
+    grants: list[acl.Grant] | None = None
+    for name, permission in GRANT_HEADERS.items():
+        value = headers.get(name)
+        if value is None:
+            continue
+        grants = grants if grants is not None else []
+        position = 0
+        while position < len(value):
+            match = _GRANTEE.match(value, position)
+            if match is None or match.end() == position:
+                raise InvalidArgument(extra={"ArgumentName": name, "ArgumentValue": value})
+            grants.append(acl.Grant(_GRANTEE_KINDS[match.group(1).lower()], match.group(2), permission))
+            position = match.end()
+    return grants
 
 
 def write_attributes(headers: Mapping[str, str], *, tags: bool = True) -> WriteAttributes:

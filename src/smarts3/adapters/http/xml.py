@@ -10,6 +10,7 @@ from __future__ import annotations
 from smarts3.adapters.http.xml_decode import (
     DEFAULT_MAX_BODY,
     PUBLIC_ACCESS_BLOCK_FIELDS,
+    parse_access_control_policy,
     parse_complete_multipart_upload,
     parse_cors,
     parse_create_bucket_configuration,
@@ -23,7 +24,6 @@ from smarts3.adapters.http.xml_decode import (
     parse_versioning,
 )
 from smarts3.adapters.http.xml_encode import (
-    CANNED_GRANTS,
     OBJECT_ATTRIBUTES,
     XML_DECLARATION,
     access_control_policy,
@@ -66,7 +66,6 @@ from smarts3.adapters.http.xml_models import (
 )
 
 __all__ = [
-    "CANNED_GRANTS",
     "DEFAULT_MAX_BODY",
     "OBJECT_ATTRIBUTES",
     "PUBLIC_ACCESS_BLOCK_FIELDS",
@@ -98,6 +97,7 @@ __all__ = [
     "location_constraint",
     "object_attributes",
     "object_lock_configuration",
+    "parse_access_control_policy",
     "parse_complete_multipart_upload",
     "parse_cors",
     "parse_create_bucket_configuration",

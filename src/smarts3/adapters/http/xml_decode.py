@@ -27,12 +27,14 @@ from smarts3.adapters.http.xml_models import (
     NoncurrentVersionExpiration,
     ObjectLockConfiguration,
 )
+from smarts3.domain import acl
 from smarts3.domain.errors import (
     IllegalVersioningConfigurationException,
     InvalidArgument,
     InvalidRequest,
     InvalidRetentionPeriod,
     InvalidTag,
+    MalformedACLError,
     MalformedXML,
     S3Error,
 )
@@ -255,7 +257,12 @@ def parse_versioning(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -> tuple[s
 
 
 #: PublicAccessBlockConfiguration's four settings, in S3's order
-PUBLIC_ACCESS_BLOCK_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+PUBLIC_ACCESS_BLOCK_FIELDS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
 
 
 @_guard
@@ -267,6 +274,38 @@ def parse_public_access_block(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -
         text = _opt_text(root, name)
         settings[name] = False if text is None else _bool(text)
     return settings
+
+
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def parse_access_control_policy(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -> list[acl.Grant]:
+    """AccessControlPolicy (S3: PutBucketAcl, PutObjectAcl) -> its grants, each grantee by its xsi:type (or,
+    without one, by the element it carries: ID, URI, EmailAddress). A document that is not one is
+    MalformedACLError, as in S3."""
+    try:
+        root = _parse(body, "AccessControlPolicy", max_size)
+        listing = _one(root, "AccessControlList")
+        if listing is None:
+            raise MalformedXML()
+        grants: list[acl.Grant] = []
+        for grant in _children(listing, "Grant"):
+            grantee = _one(grant, "Grantee")
+            permission = _req_text(grant, "Permission").strip()
+            if grantee is None:
+                raise MalformedXML()
+            kind = grantee.get(_XSI_TYPE) or grantee.get("type") or ""
+            kind = kind.rpartition(":")[2]
+            fields = {"ID": acl.USER, "URI": acl.GROUP, "EmailAddress": acl.EMAIL}
+            if not kind:
+                kind = next((k for name, k in fields.items() if _one(grantee, name) is not None), "")
+            element = {acl.USER: "ID", acl.GROUP: "URI", acl.EMAIL: "EmailAddress"}.get(kind)
+            if element is None:
+                raise MalformedXML()
+            grants.append(acl.Grant(kind, _req_text(grantee, element).strip(), permission))
+        return grants
+    except MalformedXML as exc:
+        raise MalformedACLError() from exc
 
 
 # --- objects ------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from smarts3.adapters.http.xml_models import (
     Owner,
 )
 from smarts3.adapters.memo import IdentityMemo
+from smarts3.domain import acl
 from smarts3.domain.errors import InvalidArgument
 from smarts3.domain.models import (
     NULL_VERSION,
@@ -765,34 +766,26 @@ def post_response(location: str, bucket: str, key: str, etag: str) -> bytes:
     )
 
 
-_ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-_AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
-#: the group grants a canned ACL adds to the owner's FULL_CONTROL (S3: "Canned ACL")
-CANNED_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "public-read": ((_ALL_USERS, "READ"),),
-    "public-read-write": ((_ALL_USERS, "READ"), (_ALL_USERS, "WRITE")),
-    "authenticated-read": ((_AUTHENTICATED_USERS, "READ"),),
-}
-
-
-def access_control_policy(owner_id: str, owner_name: str | None = None, canned: str | None = None) -> bytes:
-    """GetBucketAcl / GetObjectAcl: smarts3 has one owner with FULL_CONTROL; a bucket's canned ACL adds its group
-    grants (public-read(-write): AllUsers, which anonymous access honours; authenticated-read:
-    AuthenticatedUsers)."""
+def access_control_policy(owner_id: str, owner_name: str | None = None, stored: str | None = None) -> bytes:
+    """GetBucketAcl / GetObjectAcl: the grants of a stored ACL (domain/acl.py): a canned ACL's group grants,
+    then the owner's FULL_CONTROL; or a grant list as it was put. The owner's grants carry its display name."""
     owner = Owner(owner_id, owner_name)
-    grantee = (
-        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
-        f"{_el('ID', owner_id)}{'' if owner_name is None else _el('DisplayName', owner_name)}</Grantee>"
-    )
-    public = "".join(
-        '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
-        f"{_el('URI', group)}</Grantee>{_el('Permission', permission)}</Grant>"
-        for group, permission in CANNED_GRANTS.get(canned or "", ())
-    )
+    listed = []
+    for grant in acl.grants_of(stored, owner_id):
+        if grant.kind == acl.GROUP:
+            who = f'xsi:type="Group">{_el("URI", grant.grantee)}'
+        else:
+            name = owner_name if grant.grantee == owner_id else None
+            who = (
+                f'xsi:type="CanonicalUser">{_el("ID", grant.grantee)}'
+                f"{'' if name is None else _el('DisplayName', name)}"
+            )
+        listed.append(
+            '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            f"{who}</Grantee>{_el('Permission', grant.permission)}</Grant>"
+        )
     body = (
-        f"<AccessControlPolicy{_NS}>{_owner(owner)}<AccessControlList>"
-        # the group grants first, then the owner's, in the order s3-tests' canned-ACL checks compare them
-        f"{public}<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
+        f"<AccessControlPolicy{_NS}>{_owner(owner)}<AccessControlList>{''.join(listed)}"
         "</AccessControlList></AccessControlPolicy>"
     )
     return (XML_DECLARATION + body).encode("utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from smarts3.adapters.auth import Authenticator, RequestView, decode_body
@@ -30,6 +30,7 @@ from smarts3.adapters.http.wire import (
     xml_response,
 )
 from smarts3.adapters.observability.logging import request_id_var
+from smarts3.domain import acl as acls
 from smarts3.domain import policy
 from smarts3.domain.checksums import BodyHasher
 from smarts3.domain.errors import (
@@ -87,7 +88,6 @@ class CorsPolicy(Protocol):
 _BASE_HEADERS = [(b"server", b"smarts3")]
 _FAST_READ_METHODS = frozenset({"GET", "HEAD"})
 #: object canned ACLs that let anonymous clients read the object
-_PUBLIC_READ_ACLS = frozenset({"public-read", "public-read-write"})
 #: bucket operations an anonymous client may call on a public-read bucket: the listings, and HEAD
 _ANONYMOUS_BUCKET_READS = frozenset(
     {"REST.GET.BUCKET", "REST.GET.BUCKETVERSIONS", "REST.GET.UPLOADS", "REST.HEAD.BUCKET"}
@@ -275,10 +275,10 @@ class S3Api:
         return verdict
 
     async def _authorize_anonymous(self, req: S3Request) -> None:
-        """What an unsigned request may do: read an object whose own canned ACL is public; otherwise what the
-        bucket's canned ACL allows (smarts3 applies it to objects that have no ACL of their own): public-read
-        lists and reads, public-read-write also writes and deletes objects. IgnorePublicAcls turns all of that
-        off; configuration subresources stay the owner's."""
+        """What an unsigned request may do: read an object whose own ACL grants AllUsers READ; otherwise what the
+        bucket's ACL grants AllUsers (smarts3 applies it to objects that have no ACL of their own): READ
+        (public-read) lists and reads, WRITE (public-read-write) writes and deletes objects. IgnorePublicAcls
+        turns all of that off; configuration subresources stay the owner's."""
         if req.bucket is None or (req.method == "PUT" and req.key is None and not req.query):
             raise AccessDenied()  # ListBuckets, CreateBucket: never anonymous, whether the bucket exists or not
         # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
@@ -298,18 +298,20 @@ class S3Api:
             assert req.key is not None
             own = await self._object_acl(req.bucket, req.key, query.get("versionId"))
             if own is not None:
-                if own in _PUBLIC_READ_ACLS and not await public_access.ignores_public_acls(self, req.bucket):
+                if acls.anyone_reads(own) and not await public_access.ignores_public_acls(self, req.bucket):
                     return
                 raise AccessDenied()
         try:
             acl = await self.buckets.get_config(req.bucket, "acl")
         except S3Error:
             acl = None
-        if acl is None or not acl.startswith(b"public-read"):
-            raise AccessDenied()
-        if await public_access.ignores_public_acls(self, req.bucket):
+        bucket_acl = None if acl is None else acl.decode("utf-8", "replace")
+        reads, writes = acls.anyone_reads(bucket_acl), acls.anyone_writes(bucket_acl)
+        if not (reads or writes) or await public_access.ignores_public_acls(self, req.bucket):
             raise AccessDenied()
         if req.method in ("GET", "HEAD"):
+            if not reads:
+                raise AccessDenied()
             if object_read:
                 return
             if req.key is None:
@@ -319,11 +321,11 @@ class S3Api:
                 if req.operation in _ANONYMOUS_BUCKET_READS:
                     return
         elif (
-            acl == b"public-read-write"
+            writes
             and req.key is not None
             and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES)
         ):
-            return  # canned public-read-write: anonymous writes and deletes of objects
+            return  # public-read-write (WRITE to AllUsers): anonymous writes and deletes of objects
         raise AccessDenied()
 
     async def _object_acl(self, bucket: str, key: str, version_id: str | None) -> str | None:
@@ -378,6 +380,8 @@ class S3Api:
                 pass
             raise
         handler = self._route(req)
+        if req.bucket is not None:
+            _check_expected_owner(req.headers, self.owner_id)
         if req.key is not None:
             check_encryption_headers(req.headers)
         return await handler(self, req)
@@ -659,6 +663,23 @@ def _awaits_continue(req: S3Request) -> bool:
     if raw.content_length is None:
         return "chunked" in req.headers.get("transfer-encoding", "").lower()
     return raw.content_length > 0
+
+
+_EXPECTED_OWNER_HEADERS = ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner")
+
+
+def _check_expected_owner(headers: Mapping[str, str], owner_id: str) -> None:
+    """x-amz-expected-bucket-owner (and a copy's x-amz-source-expected-bucket-owner): S3 refuses with 403 when the
+    bucket belongs to someone else. smarts3 has one owner and no AWS accounts, so it accepts the owner's
+    canonical ID and any 12-digit account ID (what a program written for AWS sends for its own buckets), and
+    refuses anything else."""
+    for name in _EXPECTED_OWNER_HEADERS:
+        expected = headers.get(name)
+        if expected is None:
+            continue
+        value = expected.strip()
+        if value != owner_id and not (len(value) == 12 and value.isdigit()):
+            raise AccessDenied()
 
 
 def _require(query: dict[str, str], name: str) -> None:

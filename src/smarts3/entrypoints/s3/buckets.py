@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from smarts3.adapters.http import xml as s3xml
-from smarts3.adapters.http.object_headers import canned_acl
+from smarts3.adapters.http.object_headers import canned_acl, header_grants
 from smarts3.adapters.http.wire import Response, xml_response
+from smarts3.domain import acl as acls
 from smarts3.domain import policy
 from smarts3.domain.errors import (
     InvalidArgument,
+    InvalidRequest,
     MissingSecurityHeader,
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
@@ -104,10 +106,17 @@ async def create_bucket(api: S3Api, req: S3Request) -> Response:
     document = await req.read_payload()
     location = s3xml.parse_create_bucket_configuration(document) if document.strip() else None
     object_lock = req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
-    acl = canned_acl(req.headers.get("x-amz-acl"))  # an unknown one is InvalidArgument, before anything is made
+    # an unknown canned ACL or a grant to someone unknown is refused before anything is made
+    acl = canned_acl(req.headers.get("x-amz-acl"))
+    grants = header_grants(req.headers)
+    if grants is not None:
+        if acl is not None:
+            raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
+        acl = acls.canonical(grants, api.owner_id)
     await api.buckets.create(req.bucket, location=location, object_lock=object_lock)
-    if acl in s3xml.CANNED_GRANTS:
-        await api.buckets.put_config(req.bucket, "acl", acl.encode())
+    # also when the bucket was already yours (us-east-1 answers 200): S3 then resets its ACL
+    kept = acl is not None and acls.grants_anything(acl)
+    await api.buckets.put_config(req.bucket, "acl", acl.encode() if kept and acl else None)
     response = Response(status=200)
     response.add("location", f"/{req.bucket}")
     return response
@@ -359,7 +368,9 @@ async def get_policy_status(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
     document = await api.buckets.get_config(req.bucket, "policy")
-    return xml_response(s3xml.policy_status(document is not None and public_access.is_public_policy(document)))
+    return xml_response(
+        s3xml.policy_status(document is not None and public_access.is_public_policy(document))
+    )
 
 
 async def get_bucket_acl(api: S3Api, req: S3Request) -> Response:
@@ -374,11 +385,11 @@ async def get_bucket_acl(api: S3Api, req: S3Request) -> Response:
 async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None
     await api.buckets.get(req.bucket)
-    await req.read_payload()
-    acl = canned_acl(req.headers.get("x-amz-acl"))  # an unknown one is InvalidArgument (and changes nothing)
+    acl = await public_access.requested_acl(api, req)  # anything invalid is refused and changes nothing
     await public_access.check_acl(api, req.bucket, acl)
     if acl is not None:
-        await api.buckets.put_config(req.bucket, "acl", acl.encode() if acl in s3xml.CANNED_GRANTS else None)
+        kept = acls.grants_anything(acl)
+        await api.buckets.put_config(req.bucket, "acl", acl.encode() if kept else None)
     return Response(status=200)
 
 

@@ -12,7 +12,6 @@ from smarts3.adapters.http.encryption import add_encryption_header
 from smarts3.adapters.http.object_headers import (
     add_object_headers,
     body_checks,
-    canned_acl,
     has_response_overrides,
     write_attributes,
 )
@@ -24,6 +23,7 @@ from smarts3.domain.errors import (
     InvalidPartNumber,
     InvalidRequest,
     MissingContentLength,
+    NotImplementedS3,
     S3Error,
 )
 from smarts3.domain.models import ByteRange, ObjectInfo
@@ -62,9 +62,8 @@ def write_conditions(headers: dict[str, str]) -> WriteConditions | None:
         return None
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise InvalidArgument(
-            "If-None-Match only supports '*' on writes.", extra={"ArgumentName": "If-None-Match"}
-        )
+        # S3 answers an ETag (anything but '*') in a write's If-None-Match with 501 (aws-sdk-ruby#3144)
+        raise NotImplementedS3(extra={"Header": "If-None-Match"})
     return WriteConditions(if_match=headers.get("if-match"), if_none_match=if_none_match)
 
 
@@ -414,11 +413,9 @@ async def get_object_acl(api: S3Api, req: S3Request) -> Response:
 
 async def put_object_acl(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
-    await req.read_payload()
-    acl = canned_acl(req.headers.get("x-amz-acl"))
+    acl = await public_access.requested_acl(api, req)  # anything invalid is refused and changes nothing
     await public_access.check_acl(api, req.bucket, acl)
     if acl is None:
-        # an AccessControlPolicy document (grants between users): one owner here, nothing to apply
         info, _ = await api.objects.head_object(req.bucket, req.key, version_id=version_param(req))
     else:
         info = await api.objects.put_acl(req.bucket, req.key, acl, version_param(req))

@@ -31,6 +31,7 @@ from smarts3.adapters.http.object_headers import (
     user_metadata,
 )
 from smarts3.adapters.http.wire import BodyStream, Response, xml_response
+from smarts3.domain import acl as acls
 from smarts3.domain.errors import (
     AccessDenied,
     EntityTooLarge,
@@ -179,7 +180,7 @@ class PostObjectHandler:
         if check.access_key is None:
             # an unsigned form is an anonymous write: only a public-read-write bucket takes it
             acl = await api.buckets.get_config(req.bucket or "", "acl")
-            if acl != b"public-read-write":
+            if acl is None or not acls.anyone_writes(acl.decode("utf-8", "replace")):
                 raise AccessDenied()
         return check
 

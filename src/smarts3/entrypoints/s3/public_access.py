@@ -1,7 +1,8 @@
 """S3 Block Public Access for one bucket (PutPublicAccessBlock): the stored settings and where they apply.
 
-* BlockPublicAcls: a request that sets a public canned ACL (``public-read``, ``public-read-write``,
-  ``authenticated-read``) on the bucket or an object is refused with 403 AccessDenied;
+* BlockPublicAcls: a request that sets a public ACL (``public-read``, ``public-read-write``,
+  ``authenticated-read``, or grants to AllUsers / AuthenticatedUsers) on the bucket or an object is refused
+  with 403 AccessDenied;
 * IgnorePublicAcls: anonymous requests no longer get what the bucket's public canned ACL granted;
 * BlockPublicPolicy: PutBucketPolicy with a public policy (an Allow to every principal, with no condition) is
   refused with 403 AccessDenied;
@@ -14,15 +15,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from smarts3.adapters.http import xml as s3xml
+from smarts3.adapters.http.object_headers import canned_acl, header_grants
+from smarts3.domain import acl as acls
 from smarts3.domain import policy
-from smarts3.domain.errors import AccessDenied
+from smarts3.domain.errors import AccessDenied, InvalidRequest
 
 if TYPE_CHECKING:
     from smarts3.entrypoints.s3.api import S3Api
+    from smarts3.entrypoints.s3.request import S3Request
 
 PUBLIC_ACCESS_BLOCK_KIND = "publicAccessBlock"
-#: canned ACLs S3 counts as public (grants to AllUsers or AuthenticatedUsers)
-PUBLIC_CANNED_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 _BLOCKED = "Access Denied because public access is blocked for this bucket (Block Public Access)."
 
 
@@ -35,10 +37,26 @@ async def settings(api: S3Api, bucket: str) -> dict[str, bool]:
 
 
 async def check_acl(api: S3Api, bucket: str, acl: str | None) -> None:
-    """Refuse setting a public canned ACL on ``bucket`` or its objects when BlockPublicAcls is on."""
-    if acl is not None and acl.strip().lower() in PUBLIC_CANNED_ACLS:
+    """Refuse setting a public ACL (a canned one or grants to AllUsers / AuthenticatedUsers) on ``bucket`` or
+    its objects when BlockPublicAcls is on."""
+    if acl is not None and acls.is_public(acl):
         if (await settings(api, bucket))["BlockPublicAcls"]:
             raise AccessDenied(_BLOCKED)
+
+
+async def requested_acl(api: S3Api, req: S3Request) -> str | None:
+    """The ACL a PutBucketAcl / PutObjectAcl asks for, in its stored form (domain/acl.py): x-amz-acl, the
+    x-amz-grant-* headers or an AccessControlPolicy body; None when the request names none."""
+    canned = canned_acl(req.headers.get("x-amz-acl"))
+    grants = header_grants(req.headers)
+    document = await req.read_payload()
+    if canned is not None and grants is not None:
+        raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
+    if canned is not None:
+        return canned
+    if grants is None and document.strip():
+        grants = s3xml.parse_access_control_policy(document)
+    return None if grants is None else acls.canonical(grants, api.owner_id)
 
 
 async def check_policy(api: S3Api, bucket: str, document: bytes) -> None:
