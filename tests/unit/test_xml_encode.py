@@ -173,8 +173,8 @@ def test_list_buckets_round_trip() -> None:
     buckets = [BucketInfo("alpha", T0), BucketInfo("beta", T0 + timedelta(days=1), region="eu-west-1")]
     out = reply(xml.list_buckets(buckets, "owner-id", "owner")).list_buckets()
     assert [(b["Name"], b["CreationDate"], b["BucketRegion"]) for b in out["Buckets"]] == [
-        ("alpha", T0.replace(microsecond=123000), "us-east-1"),
-        ("beta", (T0 + timedelta(days=1)).replace(microsecond=123000), "eu-west-1"),
+        ("alpha", T0.replace(microsecond=0), "us-east-1"),
+        ("beta", (T0 + timedelta(days=1)).replace(microsecond=0), "eu-west-1"),
     ]
     assert out["Owner"] == {"ID": "owner-id", "DisplayName": "owner"}
 
@@ -226,7 +226,7 @@ def test_list_objects_v2_url_encoding_round_trips_every_name() -> None:
     assert first["ETag"] == '"0123456789abcdef0123456789abcdef"'
     assert first["Size"] == 3
     assert first["StorageClass"] == "STANDARD"
-    assert first["LastModified"] == T0.replace(microsecond=123000)
+    assert first["LastModified"] == T0.replace(microsecond=0)
     assert "Owner" not in first
 
 
@@ -373,7 +373,7 @@ def test_copy_object_result() -> None:
     body = xml.copy_object_result("etag1", T0, {"CRC32C": "abcd"}, checksum_type="FULL_OBJECT")
     out = reply(body).copy_object(Bucket="b", Key="k", CopySource="src/key")
     assert out["CopyObjectResult"]["ETag"] == '"etag1"'
-    assert out["CopyObjectResult"]["LastModified"] == T0.replace(microsecond=123000)
+    assert out["CopyObjectResult"]["LastModified"] == T0.replace(microsecond=0)
     assert out["CopyObjectResult"]["ChecksumCRC32C"] == "abcd"
     assert b"<ETag>&quot;etag1&quot;</ETag>" in body
 
@@ -583,3 +583,10 @@ def test_post_response() -> None:
         ("Key", "k&"),
         ("ETag", '"abc"'),
     ]
+
+
+def test_object_times_are_listed_in_whole_seconds_like_last_modified() -> None:
+    """S3 lists ``...T12:00:00.000Z``, the second GET/HEAD's Last-Modified names; with milliseconds,
+    ``aws s3 sync --exact-timestamps`` took every unchanged file for a changed one."""
+    assert xml.object_time(T0) == "2025-01-31T12:00:00.000Z"
+    assert xml.timestamp(T0) == "2025-01-31T12:00:00.123Z"  # other times (Initiated, RetainUntilDate) keep them

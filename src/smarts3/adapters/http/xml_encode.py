@@ -105,6 +105,13 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
+def object_time(moment: datetime) -> str:
+    """An object's (or a bucket's) time in XML: whole seconds (``...T12:00:00.000Z``), as S3 lists them and as
+    the Last-Modified header of GET/HEAD has them. Sync tools compare the listed time with a file's mtime
+    (``aws s3 sync --exact-timestamps``): with the sub-second part they found every file changed."""
+    return timestamp(moment.replace(microsecond=0))
+
+
 def _document(parts: Iterable[str]) -> bytes:
     return (XML_DECLARATION + "".join(parts)).encode("utf-8")
 
@@ -181,7 +188,7 @@ def _contents(objects: Sequence[ObjectInfo], enc: _Enc, owner: Owner | None) -> 
             out.append(hit)
             continue
         xml = (
-            f"<Contents><Key>{name(obj.key)}</Key><LastModified>{timestamp(obj.last_modified)}</LastModified>"
+            f"<Contents><Key>{name(obj.key)}</Key><LastModified>{object_time(obj.last_modified)}</LastModified>"
             f"{_etag(obj.etag)}{_object_checksum_fields(obj)}<Size>{obj.size}</Size>{owner_xml}"
             f"{_el('StorageClass', obj.storage_class)}</Contents>"
         )
@@ -228,7 +235,7 @@ def list_buckets(
     """ListAllMyBucketsResult: Owner, then Buckets (Name, CreationDate, BucketRegion)."""
     parts = [f"<ListAllMyBucketsResult{_NS}>", _owner(Owner(owner_id, owner_name)), "<Buckets>"]
     parts += [
-        f"<Bucket>{_el('Name', b.name)}<CreationDate>{timestamp(b.created)}</CreationDate>"
+        f"<Bucket>{_el('Name', b.name)}<CreationDate>{object_time(b.created)}</CreationDate>"
         f"{_el('BucketRegion', b.region)}</Bucket>"
         for b in buckets
     ]
@@ -360,7 +367,7 @@ def list_versions(
     for v in page.versions:
         head = (
             f"<Key>{name(v.key)}</Key><VersionId>{_version_id(v.version_id)}</VersionId>"
-            f"<IsLatest>{_bool(v.is_latest)}</IsLatest><LastModified>{timestamp(v.last_modified)}</LastModified>"
+            f"<IsLatest>{_bool(v.is_latest)}</IsLatest><LastModified>{object_time(v.last_modified)}</LastModified>"
         )
         if v.is_delete_marker:
             parts.append(f"<DeleteMarker>{head}{owner_xml}</DeleteMarker>")
@@ -385,7 +392,7 @@ def _copy_result(
     checksum_type: str | None,
 ) -> bytes:
     parts = [
-        f"<{root}{_NS}><LastModified>{timestamp(last_modified)}</LastModified>",
+        f"<{root}{_NS}><LastModified>{object_time(last_modified)}</LastModified>",
         _etag(etag),
         _checksums(checksums or {}),
     ]
@@ -520,7 +527,7 @@ def list_parts(
         out.append(f"<NextPartNumberMarker>{next_part_number_marker}</NextPartNumberMarker>")
     out.append(f"<MaxParts>{max_parts}</MaxParts><IsTruncated>{_bool(is_truncated)}</IsTruncated>")
     out += [
-        f"<Part><PartNumber>{p.part_number}</PartNumber><LastModified>{timestamp(p.last_modified)}"
+        f"<Part><PartNumber>{p.part_number}</PartNumber><LastModified>{object_time(p.last_modified)}"
         f"</LastModified>{_etag(p.etag)}<Size>{p.size}</Size>{_checksums(p.checksums)}</Part>"
         for p in parts
     ]
