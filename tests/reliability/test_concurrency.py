@@ -154,3 +154,34 @@ def test_if_match_replaces_are_compare_and_swap(server: ServerProcess) -> None:
     final = server.client().get_object(Bucket=BUCKET, Key="counter")["Body"].read()
     assert int(final) == workers * increments
     print(f"CAS: {workers * increments} increments, {attempts['lost']} lost races retried")
+
+
+def test_puts_and_deletes_sharing_a_prefix_never_fail(server: ServerProcess) -> None:
+    """A delete prunes directories it leaves empty while another key's PUT creates them: the PUT used to fail
+    with 500 (FileNotFoundError from makedirs, or after rename_into's retries) several hundred times in 20 s
+    of this load. Keys are distinct (no ``a`` vs ``a/b``): every request must succeed. Bounded: 4 s."""
+    import time
+
+    clients = _clients(server, 8)
+    deadline = time.monotonic() + 4.0
+
+    def work(index: int) -> Counter[str]:
+        seen: Counter[str] = Counter()
+        number = 0
+        while time.monotonic() < deadline:
+            key = f"jobs/2024/q{number % 3}/w{index}-{number}.json"
+            number += 1
+            for call, kwargs in (
+                (clients[index].put_object, {"Body": b"{}"}),
+                (clients[index].delete_object, {}),
+            ):
+                try:
+                    call(Bucket=BUCKET, Key=key, **kwargs)
+                    seen["ok"] += 1
+                except ClientError as error:
+                    seen[str(error.response["ResponseMetadata"]["HTTPStatusCode"])] += 1
+        return seen
+
+    totals = sum(_in_parallel(8, work), Counter())
+    assert set(totals) == {"ok"}, totals
+    assert totals["ok"] > 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -108,3 +109,32 @@ def test_state_paths_live_under_the_hidden_dir(tmp_path: Path) -> None:
     for path in (layout.sidecar_path("bkt", components), layout.version_dir("bkt", components), layout.tmp):
         assert path.is_relative_to(tmp_path / ".smarts3")
     assert layout.data_path("bkt", components) == layout.root / "bkt" / "a" / "b"
+
+
+def test_makedirs_and_rename_into_survive_a_parent_pruned_under_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another key's delete removes empty directories (prune_empty_dirs) while a writer creates them: makedirs
+    then fails with FileNotFoundError, and so does the rename into a directory just removed."""
+    from smarts3.adapters.storage.filesystem import fsutil
+
+    real_mkdir = os.mkdir
+    pruned: list[str] = []
+
+    def mkdir_after_a_prune(path: Any, mode: int = 0o777, *args: Any, **kwargs: Any) -> None:
+        parent = os.path.dirname(os.fspath(path))
+        if os.fspath(path).endswith("leaf") and len(pruned) < 3:
+            os.rmdir(parent)  # the concurrent delete wins, three times in a row
+            pruned.append(parent)
+        real_mkdir(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir_after_a_prune)
+    fsutil.make_dirs(tmp_path / "a" / "b" / "leaf", fsync=False)
+    assert (tmp_path / "a" / "b" / "leaf").is_dir() and len(pruned) == 3
+
+    source = tmp_path / "source"
+    source.write_bytes(b"data")
+    target = tmp_path / "c" / "d" / "leaf" / "object"
+    pruned.clear()
+    fsutil.rename_into(source, target)
+    assert target.read_bytes() == b"data" and len(pruned) == 3

@@ -95,6 +95,23 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
+#: attempts at creating a directory chain while other keys' deletes prune empty directories in it
+_PRUNE_RACE_ATTEMPTS = 64
+
+
+def makedirs_racing(path: Path | str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` that survives a concurrent prune: another key's delete may remove a
+    parent it has just created (still empty) before the child is made, which makedirs reports as
+    FileNotFoundError. Directories are made under the key's lock only, not the neighbours'."""
+    for _ in range(_PRUNE_RACE_ATTEMPTS):
+        try:
+            os.makedirs(path, exist_ok=True)
+            return
+        except FileNotFoundError:
+            continue
+    os.makedirs(path, exist_ok=True)
+
+
 def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) -> None:
     """``os.makedirs(path, exist_ok=True)``; with ``fsync`` the entry of every directory it created is fsynced
     in its parent, so a file later made durable inside ``path`` is also reachable after a power loss. With
@@ -102,7 +119,7 @@ def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) ->
     if os.path.isdir(path):
         return
     if not fsync:
-        os.makedirs(path, exist_ok=True)
+        makedirs_racing(path)
         return
     missing: list[str] = []
     current = os.fspath(path)
@@ -111,12 +128,13 @@ def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) ->
         current = os.path.dirname(current)
     if not missing:
         return
-    os.makedirs(path, exist_ok=True)
+    makedirs_racing(path)
     for created in reversed(missing):
         if later is not None:
             later.add_dir(os.path.dirname(created))
         else:
-            fsync_dir(os.path.dirname(created))
+            with contextlib.suppress(FileNotFoundError):  # pruned meanwhile: the writer makes it again
+                fsync_dir(os.path.dirname(created))
 
 
 def unlink_quiet(path: Path | str) -> None:
@@ -169,14 +187,14 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool, tmp_dir: Path | None =
 def rename_into(source: Path | str, target: Path | str) -> None:
     """``os.replace`` that creates the target's parents, retrying when a concurrent cleanup removed an empty
     parent between our makedirs and the rename (another key's delete prunes empty directories)."""
-    for _ in range(8):
+    for _ in range(_PRUNE_RACE_ATTEMPTS):
         try:
             os.replace(source, target)
             return
         except FileNotFoundError:
             if not os.path.exists(source):
                 raise
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            makedirs_racing(os.path.dirname(target))
     os.replace(source, target)
 
 

@@ -332,7 +332,7 @@ class ObjectEngine:
         return pending if metadata.identity_of(st) == tuple(doc["id"]) else None
 
     def _roll_forward(self, kp: KeyPaths, pending: str) -> None:
-        os.makedirs(kp.data.parent, exist_ok=True)
+        fsutil.makedirs_racing(kp.data.parent)
         fsutil.rename_into(self.layout.tmp / pending, kp.data)
         if self.fsync:
             fsutil.fsync_dir(kp.data.parent)
