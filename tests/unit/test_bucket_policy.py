@@ -78,6 +78,7 @@ def test_a_condition_smarts3_cannot_judge_neither_grants_nor_denies() -> None:
         (_doc({k: v for k, v in _allow("s3:GetObject", f"{ARN}/*").items() if k != "Principal"}), "Principal"),
         (_doc(_allow("s3:Fly", f"{ARN}/*")), "action"),
         (_doc(_allow("s3:GetObject", "arn:aws:s3:::another-bucket/*")), "resource"),
+        (_doc(_allow("s3:GetObject", "arn:aws:s3:::other-*/*")), "resource"),
         (json.dumps({"Version": "2099-01-01", "Statement": [_allow("s3:*", ARN)]}).encode(), "version"),
         # NotPrincipal is for Deny statements only (IAM reference)
         (_doc({**{k: v for k, v in _allow("s3:GetObject", f"{ARN}/*").items() if k != "Principal"},
@@ -88,6 +89,12 @@ def test_malformed_policies_are_refused(document: bytes, message: str) -> None:
     with pytest.raises(MalformedPolicy) as caught:
         policy.validate(document, "pol")
     assert message.lower() in caught.value.message.lower()
+
+
+@pytest.mark.parametrize("resource", ["arn:aws:s3:::*", "arn:aws:s3:::*/*", "arn:aws:s3:::po?", "arn:aws:s3:::p*/x*"])
+def test_wildcard_resources_that_cover_the_bucket_are_valid(resource: str) -> None:
+    """ceph/s3-tests' policies name ``arn:aws:s3:::*`` and ``arn:aws:s3:::*/*``: they cover this bucket."""
+    policy.validate(_doc(_allow("s3:GetObject", resource)), "pol")
 
 
 @pytest.fixture(scope="module")

@@ -105,8 +105,20 @@ def validate(document: bytes, bucket: str) -> None:
         if not actions or not all(_ACTION.fullmatch(action) for action in actions):
             raise MalformedPolicy("Policy has invalid action")
         resources = _as_list(statement.get("Resource", statement.get("NotResource")))
-        if not resources or not all(r == own or r.startswith((own + "/", own + "*")) for r in resources):
+        if not resources or not all(_names_bucket(r, own) for r in resources):
             raise MalformedPolicy("Policy has invalid resource")
+
+
+def _names_bucket(resource: str, own: str) -> bool:
+    """A resource a bucket's policy may name: the bucket, its objects, or a wildcard that covers either
+    (``arn:aws:s3:::*``, ``arn:aws:s3:::*/*``, ``arn:aws:s3:::my-*``)."""
+    if resource == own or resource.startswith((own + "/", own + "*")):
+        return True
+    prefix = "arn:aws:s3:::"
+    if not resource.startswith(prefix) or ("*" not in resource and "?" not in resource):
+        return False
+    bucket_pattern = resource[len(prefix) :].partition("/")[0]
+    return _wildcard(bucket_pattern, own[len(prefix) :], True)
 
 
 def evaluate(document: bytes, *, action: str, resource: str, context: Mapping[str, str]) -> Verdict:
