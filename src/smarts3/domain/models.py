@@ -62,6 +62,8 @@ class ObjectInfo:
     parts_count: int | None = None
     #: sizes of the parts of a multipart object, in order (GetObject/HeadObject with partNumber)
     part_sizes: tuple[int, ...] = ()
+    #: the parts' checksums (base64, of the object's checksum algorithm), in order, when every part had one
+    part_checksums: tuple[str, ...] = ()
     #: object-lock state (issue: object lock): mode GOVERNANCE/COMPLIANCE, retain-until, legal hold ON/OFF
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
@@ -94,6 +96,7 @@ class NewObject:
     tags: tuple[tuple[str, str], ...] = ()
     parts_count: int | None = None
     part_sizes: tuple[int, ...] = ()
+    part_checksums: tuple[str, ...] = ()
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
     legal_hold: str | None = None

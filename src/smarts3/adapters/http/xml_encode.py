@@ -410,7 +410,8 @@ def object_attributes(
     obj: ObjectInfo, wanted: Iterable[str], *, max_parts: int = 1000, part_number_marker: int = 0
 ) -> bytes:
     """GetObjectAttributes: the requested attributes, in S3's element order. The ETag is unquoted; ObjectParts
-    (part numbers and sizes, paged) only for an object made by a multipart upload."""
+    (part numbers and sizes, paged, and each part's checksum when the upload had one) only for an object made by
+    a multipart upload."""
     names = set(wanted)
     parts = [f"<GetObjectAttributesResponse{_NS}>"]
     if "ETag" in names:
@@ -430,7 +431,13 @@ def object_attributes(
             parts.append(f"<NextPartNumberMarker>{page[-1]}</NextPartNumberMarker>")
         parts.append(f"<MaxParts>{max_parts}</MaxParts><IsTruncated>{_bool(truncated)}</IsTruncated>")
         parts.append(f"<PartsCount>{obj.parts_count}</PartsCount>")
-        parts += [f"<Part><PartNumber>{n}</PartNumber><Size>{sizes[n - 1]}</Size></Part>" for n in page]
+        sums = obj.part_checksums if len(obj.part_checksums) == len(sizes) and obj.checksums else ()
+        element = f"Checksum{next(iter(obj.checksums)).upper()}" if sums else ""
+        parts += [
+            f"<Part>{_el(element, sums[n - 1]) if sums else ''}<PartNumber>{n}</PartNumber>"
+            f"<Size>{sizes[n - 1]}</Size></Part>"
+            for n in page
+        ]
         parts.append("</ObjectParts>")
     if "StorageClass" in names:
         parts.append(_el("StorageClass", obj.storage_class))

@@ -252,6 +252,7 @@ class MemoryStorage:
             is_latest=True,
             parts_count=new.parts_count,
             part_sizes=new.part_sizes,
+            part_checksums=new.part_checksums,
             lock_mode=new.lock_mode,
             lock_retain_until=new.lock_retain_until,
             legal_hold=new.legal_hold,

@@ -305,6 +305,13 @@ class MultipartService:
                 )
         etag = multipart_etag(chosen)
         total = sum(part.size for part in chosen)
+        # each part's checksum, for GetObjectAttributes' ObjectParts (S3 lists them when the upload had one)
+        algorithm = upload.checksum_algorithm or ""
+        part_checksums = (
+            tuple(part.checksums[algorithm] for part in chosen)
+            if checksums and all(algorithm in part.checksums for part in chosen)
+            else ()
+        )
         versioning = await bucket_versioning(self._storage, bucket)
         version_id = self._ids.new_id() if versioning == "Enabled" else ("null" if versioning else None)
         lock = with_default(
@@ -326,6 +333,7 @@ class MultipartService:
                 tags=upload.tags,
                 parts_count=len(chosen),
                 part_sizes=tuple(part.size for part in chosen),
+                part_checksums=part_checksums,
                 acl=upload.acl,
                 lock_mode=lock.mode,
                 lock_retain_until=lock.retain_until,

@@ -172,11 +172,22 @@ class MultipartContract(ContractBase):
         await storage.create_upload(upload_info(bucket, "k", "u1"))
         part = await put_part(storage, bucket, "k", "u1", 1, b"data")
         digest = Md5Digest()
-        build = md5_build(digest, user_metadata={"m": "v"}, parts_count=1, headers={"content-type": "a/b"})
+        build = md5_build(
+            digest,
+            user_metadata={"m": "v"},
+            parts_count=1,
+            headers={"content-type": "a/b"},
+            checksums={"CRC32": "AAAAAA==-1"},
+            checksum_type="COMPOSITE",
+            part_sizes=(4,),
+            part_checksums=("AAAAAA==",),
+        )
         await storage.complete_upload(bucket, "k", "u1", [part], digest=digest, build=build)
         assert build.sizes == [4]
         head = await storage.head_object(bucket, "k")
         assert (dict(head.user_metadata), head.parts_count, head.content_type) == ({"m": "v"}, 1, "a/b")
+        # what GetObject with partNumber and GetObjectAttributes answer from
+        assert (head.part_sizes, head.part_checksums) == ((4,), ("AAAAAA==",))
 
     async def test_complete_forgets_the_upload(self, storage: StorageBackend, bucket: str) -> None:
         await storage.create_upload(upload_info(bucket, "k", "u1"))

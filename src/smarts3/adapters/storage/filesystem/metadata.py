@@ -77,6 +77,8 @@ def record_from_new(
     }
     if new.part_sizes:
         record["ps"] = list(new.part_sizes)
+    if new.part_checksums:
+        record["pck"] = list(new.part_checksums)
     if new.acl is not None:
         record["acl"] = new.acl
     return record
@@ -104,6 +106,7 @@ def record_to_info(key: str, record: dict[str, Any], *, is_latest: bool = True) 
         is_latest=is_latest,
         parts_count=record.get("pc"),
         part_sizes=tuple(record.get("ps") or ()),
+        part_checksums=tuple(record.get("pck") or ()),
         lock_mode=record.get("lmode"),
         lock_retain_until=None if until is None else datetime.fromisoformat(until),
         legal_hold=record.get("lhold"),
@@ -124,6 +127,7 @@ def info_to_record(info: ObjectInfo, seq: int) -> dict[str, Any]:
             tags=info.tags,
             parts_count=info.parts_count,
             part_sizes=info.part_sizes,
+            part_checksums=info.part_checksums,
             lock_mode=info.lock_mode,
             lock_retain_until=info.lock_retain_until,
             legal_hold=info.legal_hold,
