@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from smarts3.domain.errors import (
     BadDigest,
     InsufficientStorage,
     InvalidObjectName,
+    NoSuchBucket,
     NoSuchKey,
     ObjectExistsAsDirectory,
     ParentIsObject,
@@ -372,6 +374,7 @@ async def test_concurrent_readers_never_see_bytes_of_another_version(storage: Fi
 _KILL_SCRIPT = """
 import asyncio, os, sys
 from pathlib import Path
+from typing import Any
 from smarts3.adapters.storage.filesystem import FilesystemStorage
 from smarts3.testing.contract.helpers import put
 
@@ -417,3 +420,49 @@ async def test_sigkilled_writer_leaves_every_object_consistent(tmp_path: Path) -
             data = b"".join([c async for c in opened.iter_bytes()])
             assert md5_hex(data) == opened.info.etag and len(data) == opened.info.size
         assert _tmp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+async def test_a_put_racing_delete_bucket_does_not_bring_the_bucket_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    """DeleteBucket removes the bucket's directories while a PUT is between its bucket check and its renames:
+    the PUT is NoSuchBucket and makes nothing again (the racing-prune retries used to re-create the bucket's
+    whole directory chain, so a deleted bucket came back in ListBuckets)."""
+    import shutil
+
+    backend = FilesystemStorage(tmp_path, fsync=fsync)
+    await backend.start()
+    await backend.create_bucket("gone", region="us-east-1")
+    real = fsutil.make_dirs
+
+    def delete_bucket_first(path: Any, **kwargs: Any) -> None:
+        shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+        shutil.rmtree(tmp_path / ".smarts3" / "buckets" / "gone", ignore_errors=True)
+        real(path, **kwargs)
+
+    monkeypatch.setattr(fsutil, "make_dirs", delete_bucket_first)
+    try:
+        with pytest.raises(NoSuchBucket):
+            await put(backend, "gone", "deep/er/key", b"late")
+        monkeypatch.setattr(fsutil, "make_dirs", real)
+        assert not (tmp_path / "gone").exists()
+        assert not (tmp_path / ".smarts3" / "buckets" / "gone").exists()
+        assert [b.name for b in await backend.list_buckets()] == []
+    finally:
+        await backend.close()
+
+
+def test_make_dirs_and_rename_into_never_make_their_root(tmp_path: Path) -> None:
+    missing = tmp_path / "bucket"
+    with pytest.raises(FileNotFoundError):
+        fsutil.make_dirs(missing / "a" / "b", fsync=False, root=missing)
+    source = tmp_path / "source"
+    source.write_bytes(b"x")
+    with pytest.raises(FileNotFoundError):
+        fsutil.rename_into(source, missing / "a" / "object", missing)
+    assert not missing.exists() and source.exists()
+    missing.mkdir()
+    fsutil.make_dirs(missing / "a" / "b", fsync=True, root=missing)
+    fsutil.rename_into(source, missing / "c" / "object", missing)
+    assert (missing / "a" / "b").is_dir() and (missing / "c" / "object").read_bytes() == b"x"

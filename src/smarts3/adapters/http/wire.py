@@ -136,6 +136,11 @@ class BodyStream:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._iterate()
 
+    @property
+    def finished(self) -> bool:
+        """The whole body has been received (possibly zero bytes of it)."""
+        return self._done
+
     async def _next_message(self) -> Message:
         try:
             async with asyncio.timeout(self.timeout):

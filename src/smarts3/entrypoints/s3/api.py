@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+import attrs
+
 from smarts3.adapters.auth import Authenticator, RequestView, decode_body
 from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.encryption import check_encryption_headers
@@ -48,7 +50,7 @@ from smarts3.domain.errors import (
 from smarts3.domain.services.buckets import BucketService
 from smarts3.domain.services.listing import ListingService
 from smarts3.domain.services.multipart import MultipartService
-from smarts3.domain.services.objects import ObjectService, decode_content_md5, verify_body
+from smarts3.domain.services.objects import CopySource, ObjectService, decode_content_md5, verify_body
 from smarts3.entrypoints import memory
 from smarts3.entrypoints.s3 import buckets as bucket_ops
 from smarts3.entrypoints.s3 import multipart as multipart_ops
@@ -241,7 +243,7 @@ class S3Api:
         req.access_key = result.access_key
         req.body = decode_body(result, req.headers, aiter(req.raw_body))
         if result.access_key is None and self.auth_enabled:
-            await self._authorize_anonymous(req)
+            await self.authorize_anonymous(req)
 
     async def _policy_verdict(self, req: S3Request) -> policy.Verdict:
         """What the bucket's policy says about this anonymous request (domain/policy.py); an Allow counts only
@@ -274,7 +276,7 @@ class S3Api:
             return None
         return verdict
 
-    async def _authorize_anonymous(self, req: S3Request) -> None:
+    async def authorize_anonymous(self, req: S3Request) -> None:
         """What an unsigned request may do: read an object whose own ACL grants AllUsers READ; otherwise what the
         bucket's ACL grants AllUsers (smarts3 applies it to objects that have no ACL of their own): READ
         (public-read) lists and reads, WRITE (public-read-write) writes and deletes objects. IgnorePublicAcls
@@ -283,6 +285,14 @@ class S3Api:
             raise AccessDenied()  # ListBuckets, CreateBucket: never anonymous, whether the bucket exists or not
         # S3 answers an anonymous request on a bucket that does not exist with 404 NoSuchBucket
         await self.buckets.get(req.bucket)
+        if "x-amz-bypass-governance-retention" in req.headers:
+            raise AccessDenied()  # s3:BypassGovernanceRetention is never anyone's
+        if req.method == "DELETE" and "versionId" in req.query:
+            raise AccessDenied()  # s3:DeleteObjectVersion: a WRITE grant covers DeleteObject only
+        copy_source = req.headers.get("x-amz-copy-source")
+        if copy_source is not None and req.method == "PUT" and req.key is not None:
+            # a copy reads its source: anonymous clients need read access there too (its ACL, its policy)
+            await self.authorize_anonymous(_source_read(req, object_ops.parse_copy_source(copy_source)))
         verdict = await self._policy_verdict(req)
         if verdict == "deny":
             raise AccessDenied()
@@ -320,11 +330,7 @@ class S3Api:
                 self._route(req)
                 if req.operation in _ANONYMOUS_BUCKET_READS:
                     return
-        elif (
-            writes
-            and req.key is not None
-            and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES)
-        ):
+        elif writes and req.key is not None and not (query.keys() & _OWNER_OBJECT_SUBRESOURCES):
             return  # public-read-write (WRITE to AllUsers): anonymous writes and deletes of objects
         raise AccessDenied()
 
@@ -658,11 +664,30 @@ def _awaits_continue(req: S3Request) -> bool:
     """The client sent Expect: 100-continue with a body (a length, or chunked framing: boto3 over HTTPS sends its
     aws-chunked checksum trailer with ``Transfer-Encoding: chunked``) and no body byte has been asked for yet."""
     raw = req.raw_body
-    if raw is None or raw.received or "100-continue" not in req.headers.get("expect", "").lower():
+    if (
+        raw is None
+        or raw.received
+        or raw.finished
+        or "100-continue" not in req.headers.get("expect", "").lower()
+    ):
         return False
     if raw.content_length is None:
         return "chunked" in req.headers.get("transfer-encoding", "").lower()
     return raw.content_length > 0
+
+
+def _source_read(req: S3Request, source: CopySource) -> S3Request:
+    """The anonymous GET of a copy's source, to be authorized like any other read."""
+    return attrs.evolve(
+        req,
+        method="GET",
+        bucket=source.bucket,
+        key=source.key,
+        query={"versionId": source.version_id} if source.version_id else {},
+        query_string="",
+        headers={k: v for k, v in req.headers.items() if not k.startswith("x-amz-copy-source")},
+        operation="-",
+    )
 
 
 _EXPECTED_OWNER_HEADERS = ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner")

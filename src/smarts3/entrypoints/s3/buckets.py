@@ -114,7 +114,9 @@ async def create_bucket(api: S3Api, req: S3Request) -> Response:
             raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
         acl = acls.canonical(grants, api.owner_id)
     await api.buckets.create(req.bucket, location=location, object_lock=object_lock)
-    # also when the bucket was already yours (us-east-1 answers 200): S3 then resets its ACL
+    # also when the bucket was already yours (us-east-1 answers 200): S3 then resets its ACL, which Block Public
+    # Access must still allow
+    await public_access.check_acl(api, req.bucket, acl)
     kept = acl is not None and acls.grants_anything(acl)
     await api.buckets.put_config(req.bucket, "acl", acl.encode() if kept and acl else None)
     response = Response(status=200)

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+import attrs
 import multipart
 
 from smarts3.adapters.auth.credentials import CredentialStore, as_store
@@ -31,15 +32,14 @@ from smarts3.adapters.http.object_headers import (
     user_metadata,
 )
 from smarts3.adapters.http.wire import BodyStream, Response, xml_response
-from smarts3.domain import acl as acls
 from smarts3.domain.errors import (
-    AccessDenied,
     EntityTooLarge,
     EntityTooSmall,
     InvalidArgument,
     S3Error,
 )
 from smarts3.domain.services.objects import BodyChecks, WriteAttributes
+from smarts3.entrypoints.s3 import public_access
 from smarts3.entrypoints.s3.object_lock import lock_for
 
 if TYPE_CHECKING:
@@ -176,13 +176,7 @@ class PostObjectHandler:
     async def _authorize(self, api: S3Api, req: S3Request, fields: dict[str, str]) -> PolicyCheck:
         if not self._auth_enabled:
             return PolicyCheck(access_key=None, auth_type="disabled")
-        check = verify_post_policy(fields, self._credentials, self._now())
-        if check.access_key is None:
-            # an unsigned form is an anonymous write: only a public-read-write bucket takes it
-            acl = await api.buckets.get_config(req.bucket or "", "acl")
-            if acl is None or not acls.anyone_writes(acl.decode("utf-8", "replace")):
-                raise AccessDenied()
-        return check
+        return verify_post_policy(fields, self._credentials, self._now())
 
     async def _store(
         self,
@@ -207,6 +201,11 @@ class PostObjectHandler:
         acl = fields.get("acl")
         if acl is not None and acl not in _CANNED_ACLS:
             raise InvalidArgument(extra={"ArgumentName": "x-amz-acl", "ArgumentValue": acl})
+        if check.access_key is None and self._auth_enabled:
+            # an unsigned form is an anonymous PutObject of that key: the bucket's policy, Block Public Access
+            # and its ACL (WRITE to AllUsers) decide, exactly as for an anonymous PUT
+            await api.authorize_anonymous(attrs.evolve(req, method="PUT", key=key, query={}, query_string=""))
+        await public_access.check_acl(api, bucket, acl)
         info = await api.objects.put_object(
             bucket,
             key,

@@ -39,7 +39,7 @@ async def settings(api: S3Api, bucket: str) -> dict[str, bool]:
 async def check_acl(api: S3Api, bucket: str, acl: str | None) -> None:
     """Refuse setting a public ACL (a canned one or grants to AllUsers / AuthenticatedUsers) on ``bucket`` or
     its objects when BlockPublicAcls is on."""
-    if acl is not None and acls.is_public(acl):
+    if acl is not None and acls.is_public(acl if acl.startswith("grants:") else acl.strip().lower()):
         if (await settings(api, bucket))["BlockPublicAcls"]:
             raise AccessDenied(_BLOCKED)
 

@@ -99,27 +99,56 @@ def fsync_dir(path: Path | str) -> None:
 _PRUNE_RACE_ATTEMPTS = 64
 
 
-def makedirs_racing(path: Path | str) -> None:
+def makedirs_racing(path: Path | str, root: Path | str | None = None) -> None:
     """``os.makedirs(path, exist_ok=True)`` that survives a concurrent prune: another key's delete may remove a
     parent it has just created (still empty) before the child is made, which makedirs reports as
-    FileNotFoundError. Directories are made under the key's lock only, not the neighbours'."""
-    for _ in range(_PRUNE_RACE_ATTEMPTS):
+    FileNotFoundError. Directories are made under the key's lock only, not the neighbours'.
+
+    With ``root`` (a bucket's directory), only directories below it are made, and a missing root is
+    FileNotFoundError at once: a PUT racing DeleteBucket must not bring the bucket back."""
+    for attempt in range(_PRUNE_RACE_ATTEMPTS + 1):
         try:
-            os.makedirs(path, exist_ok=True)
+            if root is None:
+                os.makedirs(path, exist_ok=True)
+            else:
+                _makedirs_below(os.fspath(path), os.fspath(root))
             return
         except FileNotFoundError:
-            continue
-    os.makedirs(path, exist_ok=True)
+            if attempt == _PRUNE_RACE_ATTEMPTS or (root is not None and not os.path.isdir(root)):
+                raise
 
 
-def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) -> None:
+def _makedirs_below(path: str, root: str) -> None:
+    """Make ``path`` one directory at a time from ``root`` (which must exist; it is never made)."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(errno.ENOENT, "no such directory", root)
+    relative = os.path.relpath(path, root)
+    if relative == ".":
+        return
+    if relative.startswith(".."):
+        raise ValueError(f"{path} is not below {root}")
+    current = root
+    for part in relative.split(os.sep):
+        current = os.path.join(current, part)
+        try:
+            os.mkdir(current)
+        except FileExistsError:
+            pass  # a file there: the next mkdir (or the check below) reports it, as makedirs would
+    if not os.path.isdir(path):
+        raise FileExistsError(errno.EEXIST, "not a directory", path)
+
+
+def make_dirs(
+    path: Path | str, *, fsync: bool, later: Durable | None = None, root: Path | str | None = None
+) -> None:
     """``os.makedirs(path, exist_ok=True)``; with ``fsync`` the entry of every directory it created is fsynced
     in its parent, so a file later made durable inside ``path`` is also reachable after a power loss. With
-    ``later`` those parents are added to it instead, to be fsynced after the commit (durable.py)."""
+    ``later`` those parents are added to it instead, to be fsynced after the commit (durable.py). With ``root``
+    nothing at or above it is made (see makedirs_racing)."""
     if os.path.isdir(path):
         return
     if not fsync:
-        makedirs_racing(path)
+        makedirs_racing(path, root)
         return
     missing: list[str] = []
     current = os.fspath(path)
@@ -128,7 +157,7 @@ def make_dirs(path: Path | str, *, fsync: bool, later: Durable | None = None) ->
         current = os.path.dirname(current)
     if not missing:
         return
-    makedirs_racing(path)
+    makedirs_racing(path, root)
     for created in reversed(missing):
         if later is not None:
             later.add_dir(os.path.dirname(created))
@@ -184,9 +213,10 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool, tmp_dir: Path | None =
         fsync_dir(path.parent)
 
 
-def rename_into(source: Path | str, target: Path | str) -> None:
+def rename_into(source: Path | str, target: Path | str, root: Path | str | None = None) -> None:
     """``os.replace`` that creates the target's parents, retrying when a concurrent cleanup removed an empty
-    parent between our makedirs and the rename (another key's delete prunes empty directories)."""
+    parent between our makedirs and the rename (another key's delete prunes empty directories). With ``root``
+    (the bucket's directory) nothing at or above it is made: a missing root is FileNotFoundError."""
     for _ in range(_PRUNE_RACE_ATTEMPTS):
         try:
             os.replace(source, target)
@@ -194,7 +224,7 @@ def rename_into(source: Path | str, target: Path | str) -> None:
         except FileNotFoundError:
             if not os.path.exists(source):
                 raise
-            makedirs_racing(os.path.dirname(target))
+            makedirs_racing(os.path.dirname(target), root)
     os.replace(source, target)
 
 

@@ -633,14 +633,19 @@ class ObjectEngine:
                     plain = None
                     sidecar_known = False
             sidecar_dir = os.path.dirname(kp.sidecar_s)
+            state = self.layout.bucket_state(kp.bucket)  # made with the bucket, removed only with it
             if not sidecar_known:
-                fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed)
+                self._bucket_gone_is_no_such_bucket(
+                    kp, lambda: fsutil.make_dirs(sidecar_dir, fsync=self.fsync, later=owed, root=state)
+                )
             # an exchange leaves the previous sidecar at staged.path: the backup a failed commit restores. With no
             # latest plain file (a new key, or one just archived) there is no sidecar to exchange with.
             if plain is not None:
                 exchanged = fsutil.exchange_into(staged.path, kp.sidecar_s)
             else:
-                fsutil.rename_into(staged.path, kp.sidecar_s)
+                self._bucket_gone_is_no_such_bucket(
+                    kp, lambda: fsutil.rename_into(staged.path, kp.sidecar_s, state)
+                )
                 exchanged = False
             try:
                 aside = f"{self._tmp_prefix}{staged.doc['aside']}" if plain is not None else None
@@ -649,6 +654,10 @@ class ObjectEngine:
                 self._unstage(kp, staged, exchanged)
                 if isinstance(exc, IsADirectoryError):
                     raise ObjectExistsAsDirectory(resource=kp.key) from exc
+                if isinstance(exc, FileNotFoundError) and not os.path.isdir(
+                    self.layout.bucket_dir_str(kp.bucket)
+                ):
+                    raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket}) from exc
                 raise
             # the next reader of the key (often the next writer's commit) finds it parsed already; a rename keeps
             # the inode, so the stamp stays valid until someone replaces or edits the file
@@ -781,12 +790,21 @@ class ObjectEngine:
             except FileNotFoundError:
                 old = None
         try:
-            fsutil.rename_into(temp, kp.data_s)
+            fsutil.rename_into(temp, kp.data_s, self.layout.bucket_dir_str(kp.bucket))
         except BaseException:
             if old is not None:
                 os.rename(old, kp.data_s)
             raise
         return old
+
+    def _bucket_gone_is_no_such_bucket(self, kp: KeyPaths, action: Callable[[], object]) -> None:
+        """Run ``action``; a FileNotFoundError because the bucket was deleted meanwhile is NoSuchBucket."""
+        try:
+            action()
+        except FileNotFoundError as exc:
+            if not os.path.isdir(self.layout.bucket_state(kp.bucket)):
+                raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket}) from exc
+            raise
 
     def _prepare_path(self, kp: KeyPaths, owed: Durable | None = None) -> None:
         """Create the key's directories; refuse ``a/b`` when ``a`` is an object and ``a`` when ``a/`` has keys."""
@@ -796,9 +814,13 @@ class ObjectEngine:
             raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket})
         parent = os.path.dirname(kp.data_s)
         try:
-            fsutil.make_dirs(parent, fsync=self.fsync, later=owed)
+            fsutil.make_dirs(parent, fsync=self.fsync, later=owed, root=bucket_dir)
         except (FileExistsError, NotADirectoryError) as exc:
             raise ParentIsObject(resource=kp.key) from exc
+        except FileNotFoundError as exc:
+            if not os.path.isdir(bucket_dir):  # deleted meanwhile: never made again by a write
+                raise NoSuchBucket(resource=kp.bucket, extra={"BucketName": kp.bucket}) from exc
+            raise
         if parent != bucket_dir and not self._inside(kp):
             raise InvalidObjectName("The key's path crosses a symbolic link.", resource=kp.key)
         if os.path.isdir(kp.data_s) and not os.path.islink(kp.data_s):
