@@ -127,6 +127,18 @@ def test_example_config_serves_https_that_boto3_verifies_with_the_generated_ca(
     assert (server.data_dir / "tls-bucket" / "dir" / "hello.txt").read_bytes() == b"over TLS"
 
 
+def default_tls_client(port: int, certs: Path) -> Any:
+    """boto3 with its defaults (retries, checksums, pooling), as a user has it, trusting the generated CA."""
+    return boto3.client(
+        "s3",
+        endpoint_url=f"https://localhost:{port}",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        verify=str(certs / "ca.pem"),
+    )
+
+
 def certifi_bundle() -> str:
     import certifi
 
@@ -147,14 +159,7 @@ def test_sigterm_with_an_idle_tls_keep_alive_client_exits_promptly(certs: Path, 
         tls_context=context,
     )
     try:
-        client = boto3.client(
-            "s3",
-            endpoint_url=f"https://localhost:{server.port}",
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-            verify=str(certs / "ca.pem"),
-        )
+        client = default_tls_client(server.port, certs)
         client.list_buckets()  # leaves a keep-alive connection idle in boto3's pool
         started = time.monotonic()
         server.signal(signal.SIGTERM)
@@ -177,14 +182,7 @@ def test_an_upload_refused_before_its_body_leaves_boto3s_https_connection_usable
         auth=True, tls_context=context,
     )
     try:
-        s3 = boto3.client(  # boto3's defaults (retries too), as a user has them
-            "s3",
-            endpoint_url=f"https://localhost:{server.port}",
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-            verify=str(certs / "ca.pem"),
-        )
+        s3 = default_tls_client(server.port, certs)
         s3.create_bucket(Bucket="kept")
         refusals = [
             (lambda: s3.put_object(Bucket="missing", Key="k", Body=b"x" * 100), "NoSuchBucket"),

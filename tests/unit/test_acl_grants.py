@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from botocore import UNSIGNED
-from botocore.exceptions import ClientError
+from unitkit import status
 
 from smarts3.domain import acl
 from smarts3.domain.errors import InvalidArgument, MalformedACLError, UnresolvableGrantByEmailAddress
@@ -107,14 +107,6 @@ def all_users(permission: str) -> dict[str, Any]:
 
 def owner_full(client: Any) -> dict[str, Any]:
     return {"Grantee": {"Type": "CanonicalUser", "ID": owner_id(client)}, "Permission": "FULL_CONTROL"}
-
-
-def status(call: Any, **kwargs: Any) -> tuple[int, str | None]:
-    try:
-        response = call(**kwargs)
-    except ClientError as error:
-        return error.response["ResponseMetadata"]["HTTPStatusCode"], error.response["Error"]["Code"]
-    return response["ResponseMetadata"]["HTTPStatusCode"], None
 
 
 def test_an_acl_document_makes_a_public_bucket_private_again(owner: Any, anonymous: Any) -> None:

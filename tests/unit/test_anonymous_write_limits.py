@@ -20,7 +20,7 @@ import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from unitkit import status
 
 from smarts3.domain import acl
 from smarts3.testing import RunningServer, running_server
@@ -49,14 +49,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def anonymous(server: RunningServer) -> Any:
     return server.client(signature_version=UNSIGNED)
-
-
-def status(call: Any, **kwargs: Any) -> tuple[int, str | None]:
-    try:
-        response = call(**kwargs)
-    except ClientError as error:
-        return error.response["ResponseMetadata"]["HTTPStatusCode"], error.response["Error"]["Code"]
-    return response["ResponseMetadata"]["HTTPStatusCode"], None
 
 
 def test_an_anonymous_copy_needs_read_access_to_its_source(server: RunningServer, anonymous: Any) -> None:
