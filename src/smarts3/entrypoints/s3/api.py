@@ -89,7 +89,6 @@ class CorsPolicy(Protocol):
 
 _BASE_HEADERS = [(b"server", b"smarts3")]
 _FAST_READ_METHODS = frozenset({"GET", "HEAD"})
-#: object canned ACLs that let anonymous clients read the object
 #: bucket operations an anonymous client may call on a public-read bucket: the listings, and HEAD
 _ANONYMOUS_BUCKET_READS = frozenset(
     {"REST.GET.BUCKET", "REST.GET.BUCKETVERSIONS", "REST.GET.UPLOADS", "REST.HEAD.BUCKET"}
