@@ -138,3 +138,14 @@ def test_makedirs_and_rename_into_survive_a_parent_pruned_under_them(
     pruned.clear()
     fsutil.rename_into(source, target)
     assert target.read_bytes() == b"data" and len(pruned) == 3
+
+
+def test_make_dirs_below_a_root_takes_two_leading_dots_for_a_name(tmp_path: Path) -> None:
+    from smarts3.adapters.storage.filesystem import fsutil
+
+    fsutil.make_dirs(tmp_path / "..x" / "y", fsync=False, root=tmp_path)
+    assert (tmp_path / "..x" / "y").is_dir()
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ValueError):  # a real climb out of the root is refused
+        fsutil.make_dirs(tmp_path / "sub" / ".." / "outside", fsync=False, root=tmp_path / "sub")
+    assert not (tmp_path / "outside").exists()

@@ -466,3 +466,50 @@ def test_make_dirs_and_rename_into_never_make_their_root(tmp_path: Path) -> None
     fsutil.make_dirs(missing / "a" / "b", fsync=True, root=missing)
     fsutil.rename_into(source, missing / "c" / "object", missing)
     assert (missing / "a" / "b").is_dir() and (missing / "c" / "object").read_bytes() == b"x"
+
+
+async def test_keys_whose_first_segment_starts_with_two_dots_are_stored(storage: FilesystemStorage) -> None:
+    """``..a/b`` is an ordinary key (only ``..`` alone is a path trick): making its directory below the bucket's
+    root took the first segment for a climb out of the root (500)."""
+    for key in ("..a/b", "...ellipsis/y", "..c/d/e"):
+        await put(storage, BUCKET, key, key.encode())
+        assert await get(storage, BUCKET, key) == key.encode()
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_delete_bucket_racing_writers_is_bucket_not_empty_or_done_never_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, landed: bool
+) -> None:
+    """DeleteBucket found no files, then removes the tree while writers are at work in it: a directory pruned
+    under it is fine, a file landed meanwhile makes the bucket not empty; both were 500."""
+    import shutil
+
+    from smarts3.adapters.storage.filesystem import backend as backend_module
+    from smarts3.domain.errors import BucketNotEmpty
+
+    storage = FilesystemStorage(tmp_path, fsync=False)
+    await storage.start()
+    await storage.create_bucket("racing", region="us-east-1")
+    real = shutil.rmtree
+    calls: list[str] = []
+
+    def racing_rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        if str(path).endswith("/racing") and not calls:
+            calls.append(str(path))
+            if landed:
+                raise OSError(errno.ENOTEMPTY, "Directory not empty", str(path))
+            raise FileNotFoundError(errno.ENOENT, "pruned meanwhile", f"{path}/d1")
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(backend_module.shutil, "rmtree", racing_rmtree)
+    try:
+        if landed:
+            with pytest.raises(BucketNotEmpty):
+                await storage.delete_bucket("racing")
+        else:
+            await storage.delete_bucket("racing")
+            assert [b.name for b in await storage.list_buckets()] == []
+        assert calls
+    finally:
+        monkeypatch.setattr(backend_module.shutil, "rmtree", real)
+        await storage.close()

@@ -7,6 +7,7 @@ delegates to objects.py (commit/read/delete/versioning), listing.py, multipart.p
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import stat
@@ -262,7 +263,7 @@ class FilesystemStorage:
             raise BucketNotEmpty(resource=name, extra={"BucketName": name})
         # empty directories left by other programs go too (they hold no object), and so do multipart uploads in
         # progress: S3 deletes a bucket that holds nothing else (ceph/s3-tests' clean-up relies on it)
-        shutil.rmtree(layout.bucket_dir(name))
+        _remove_empty_tree(layout.bucket_dir(name), name)
         shutil.rmtree(layout.bucket_state(name), ignore_errors=True)
         shutil.rmtree(layout.upload_root(name), ignore_errors=True)
 
@@ -658,6 +659,24 @@ class FilesystemStorage:
     async def expire_uploads(self, initiated_before: datetime) -> int:
         self._ensure_started()
         return await asyncio.to_thread(self.uploads.expire, initiated_before)
+
+
+def _remove_empty_tree(path: Path, bucket: str) -> None:
+    """Remove a bucket's directory tree found empty of files, while other requests may still be at work in it:
+    a concurrent delete pruning a directory first is fine (try again); a write that lands meanwhile makes the
+    bucket not empty (409, as S3 answers), never a 500."""
+    for _ in range(3):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            if not path.exists():
+                return
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise BucketNotEmpty(resource=bucket, extra={"BucketName": bucket}) from exc
+            raise
+    shutil.rmtree(path)
 
 
 def _has_files(root: Path) -> bool:

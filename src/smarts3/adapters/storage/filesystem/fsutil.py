@@ -125,7 +125,7 @@ def _makedirs_below(path: str, root: str) -> None:
     relative = os.path.relpath(path, root)
     if relative == ".":
         return
-    if relative.startswith(".."):
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):  # (a first component "..a" is fine)
         raise ValueError(f"{path} is not below {root}")
     current = root
     for part in relative.split(os.sep):
