@@ -277,6 +277,8 @@ def parse_public_access_block(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -
 
 
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+#: a Grantee's xsi:type -> the element naming it
+_GRANTEE_ELEMENTS = {acl.USER: "ID", acl.GROUP: "URI", acl.EMAIL: "EmailAddress"}
 
 
 def parse_access_control_policy(body: Body, *, max_size: int = DEFAULT_MAX_BODY) -> list[acl.Grant]:
@@ -294,12 +296,12 @@ def parse_access_control_policy(body: Body, *, max_size: int = DEFAULT_MAX_BODY)
             permission = _req_text(grant, "Permission").strip()
             if grantee is None:
                 raise MalformedXML()
-            kind = grantee.get(_XSI_TYPE) or grantee.get("type") or ""
-            kind = kind.rpartition(":")[2]
-            fields = {"ID": acl.USER, "URI": acl.GROUP, "EmailAddress": acl.EMAIL}
-            if not kind:
-                kind = next((k for name, k in fields.items() if _one(grantee, name) is not None), "")
-            element = {acl.USER: "ID", acl.GROUP: "URI", acl.EMAIL: "EmailAddress"}.get(kind)
+            kind = (grantee.get(_XSI_TYPE) or grantee.get("type") or "").rpartition(":")[2]
+            if not kind:  # no xsi:type: the element it carries says
+                kind = next(
+                    (k for k, name in _GRANTEE_ELEMENTS.items() if _one(grantee, name) is not None), ""
+                )
+            element = _GRANTEE_ELEMENTS.get(kind)
             if element is None:
                 raise MalformedXML()
             grants.append(acl.Grant(kind, _req_text(grantee, element).strip(), permission))

@@ -432,9 +432,9 @@ def object_attributes(
         parts.append(f"<MaxParts>{max_parts}</MaxParts><IsTruncated>{_bool(truncated)}</IsTruncated>")
         parts.append(f"<PartsCount>{obj.parts_count}</PartsCount>")
         sums = obj.part_checksums if len(obj.part_checksums) == len(sizes) and obj.checksums else ()
-        element = f"Checksum{next(iter(obj.checksums)).upper()}" if sums else ""
+        algorithm = next(iter(obj.checksums)) if sums else ""
         parts += [
-            f"<Part>{_el(element, sums[n - 1]) if sums else ''}<PartNumber>{n}</PartNumber>"
+            f"<Part>{_checksums({algorithm: sums[n - 1]}) if sums else ''}<PartNumber>{n}</PartNumber>"
             f"<Size>{sizes[n - 1]}</Size></Part>"
             for n in page
         ]

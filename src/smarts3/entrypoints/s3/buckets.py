@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from smarts3.adapters.http import xml as s3xml
-from smarts3.adapters.http.object_headers import canned_acl, header_grants
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain import acl as acls
 from smarts3.domain import policy
 from smarts3.domain.errors import (
     InvalidArgument,
-    InvalidRequest,
     MissingSecurityHeader,
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
@@ -106,19 +104,12 @@ async def create_bucket(api: S3Api, req: S3Request) -> Response:
     document = await req.read_payload()
     location = s3xml.parse_create_bucket_configuration(document) if document.strip() else None
     object_lock = req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
-    # an unknown canned ACL or a grant to someone unknown is refused before anything is made
-    acl = canned_acl(req.headers.get("x-amz-acl"))
-    grants = header_grants(req.headers)
-    if grants is not None:
-        if acl is not None:
-            raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
-        acl = acls.canonical(grants, api.owner_id)
+    acl = public_access.header_acl(api, req.headers)  # refused before anything is made
     await api.buckets.create(req.bucket, location=location, object_lock=object_lock)
     # also when the bucket was already yours (us-east-1 answers 200): S3 then resets its ACL, which Block Public
     # Access must still allow
     await public_access.check_acl(api, req.bucket, acl)
-    kept = acl is not None and acls.grants_anything(acl)
-    await api.buckets.put_config(req.bucket, "acl", acl.encode() if kept and acl else None)
+    await _store_bucket_acl(api, req.bucket, acl or "private")
     response = Response(status=200)
     response.add("location", f"/{req.bucket}")
     return response
@@ -390,9 +381,13 @@ async def put_bucket_acl(api: S3Api, req: S3Request) -> Response:
     acl = await public_access.requested_acl(api, req)  # anything invalid is refused and changes nothing
     await public_access.check_acl(api, req.bucket, acl)
     if acl is not None:
-        kept = acls.grants_anything(acl)
-        await api.buckets.put_config(req.bucket, "acl", acl.encode() if kept else None)
+        await _store_bucket_acl(api, req.bucket, acl)
     return Response(status=200)
+
+
+async def _store_bucket_acl(api: S3Api, bucket: str, acl: str) -> None:
+    """Keep a bucket's ACL; one that grants nothing beyond the owner's FULL_CONTROL is stored as none."""
+    await api.buckets.put_config(bucket, "acl", acl.encode() if acls.grants_anything(acl) else None)
 
 
 async def not_configured(api: S3Api, req: S3Request, error: type[S3Error]) -> Response:

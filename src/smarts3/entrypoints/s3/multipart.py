@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from smarts3.adapters.http import xml as s3xml
 from smarts3.adapters.http.encryption import add_encryption_header
-from smarts3.adapters.http.object_headers import body_checks, write_attributes
+from smarts3.adapters.http.object_headers import body_checks, canned_acl, write_attributes
 from smarts3.adapters.http.wire import Response, xml_response
 from smarts3.domain.checksums import normalize_algorithm
 from smarts3.domain.services.listing import parse_max_keys
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 async def create_upload(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
     headers = req.headers
-    await public_access.check_acl(api, req.bucket, headers.get("x-amz-acl"))
+    await public_access.check_acl(api, req.bucket, canned_acl(headers.get("x-amz-acl")))
     algorithm = headers.get("x-amz-checksum-algorithm")
     upload = await api.multipart.create(
         req.bucket,

@@ -12,6 +12,7 @@ from smarts3.adapters.http.encryption import add_encryption_header
 from smarts3.adapters.http.object_headers import (
     add_object_headers,
     body_checks,
+    canned_acl,
     has_response_overrides,
     write_attributes,
 )
@@ -239,7 +240,7 @@ def _part_range(info: ObjectInfo, number: int, byte_range: ByteRange | None) -> 
 
 async def put_object(api: S3Api, req: S3Request) -> Response:
     assert req.bucket is not None and req.key is not None
-    await public_access.check_acl(api, req.bucket, req.headers.get("x-amz-acl"))
+    await public_access.check_acl(api, req.bucket, canned_acl(req.headers.get("x-amz-acl")))
     if "x-amz-copy-source" in req.headers:
         return await copy_object(api, req)
     _require_content_length(req)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from smarts3.adapters.http import xml as s3xml
@@ -39,24 +40,32 @@ async def settings(api: S3Api, bucket: str) -> dict[str, bool]:
 async def check_acl(api: S3Api, bucket: str, acl: str | None) -> None:
     """Refuse setting a public ACL (a canned one or grants to AllUsers / AuthenticatedUsers) on ``bucket`` or
     its objects when BlockPublicAcls is on."""
-    if acl is not None and acls.is_public(acl if acl.startswith("grants:") else acl.strip().lower()):
+    if acl is not None and acls.is_public(acl):
         if (await settings(api, bucket))["BlockPublicAcls"]:
             raise AccessDenied(_BLOCKED)
 
 
-async def requested_acl(api: S3Api, req: S3Request) -> str | None:
-    """The ACL a PutBucketAcl / PutObjectAcl asks for, in its stored form (domain/acl.py): x-amz-acl, the
-    x-amz-grant-* headers or an AccessControlPolicy body; None when the request names none."""
-    canned = canned_acl(req.headers.get("x-amz-acl"))
-    grants = header_grants(req.headers)
-    document = await req.read_payload()
-    if canned is not None and grants is not None:
-        raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
-    if canned is not None:
+def header_acl(api: S3Api, headers: Mapping[str, str]) -> str | None:
+    """The ACL request headers ask for, in its stored form (domain/acl.py): x-amz-acl (any letter case) or the
+    x-amz-grant-* headers; None when they name none. An unknown canned ACL, both kinds at once or a grant S3 would
+    refuse is an error, raised before anything is changed."""
+    canned = canned_acl(headers.get("x-amz-acl"))
+    grants = header_grants(headers)
+    if grants is None:
         return canned
-    if grants is None and document.strip():
-        grants = s3xml.parse_access_control_policy(document)
-    return None if grants is None else acls.canonical(grants, api.owner_id)
+    if canned is not None:
+        raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
+    return acls.canonical(grants, api.owner_id)
+
+
+async def requested_acl(api: S3Api, req: S3Request) -> str | None:
+    """The ACL a PutBucketAcl / PutObjectAcl asks for: its headers (``header_acl``), else an AccessControlPolicy
+    body; None when the request names none."""
+    acl = header_acl(api, req.headers)
+    document = await req.read_payload()
+    if acl is None and document.strip():
+        acl = acls.canonical(s3xml.parse_access_control_policy(document), api.owner_id)
+    return acl
 
 
 async def check_policy(api: S3Api, bucket: str, document: bytes) -> None:

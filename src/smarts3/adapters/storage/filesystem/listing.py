@@ -41,9 +41,8 @@ def list_versions(engine: ObjectEngine, bucket: str, query: VersionListQuery) ->
     layout = engine.layout
     data_walker = TreeWalker(layout.bucket_dir(bucket))
     store_walker = TreeWalker(layout.versions_root(bucket), versions=True)
-    if (
-        query.max_keys <= 0
-    ):  # as ListObjects does: an empty page that is not truncated (no marker to go on from)
+    # as ListObjects does: an empty page that is not truncated (no marker to go on from)
+    if query.max_keys <= 0:
         return VersionListPage(versions=(), common_prefixes=(), is_truncated=False)
     # inclusive of the key marker itself: versions after version_id_marker may remain on it
     marker = query.key_marker
